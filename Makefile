@@ -1,0 +1,27 @@
+# Two commands on a fresh clone: `make run` and `make test`. Each creates the
+# virtualenv and installs the pinned requirements when they are missing or changed.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# The first Python 3.12+ on PATH (pyenv shims that point elsewhere are skipped).
+PYTHON ?= $(shell for c in python3.13 python3.12 python3; do \
+	if $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo $$c; break; fi; done)
+
+.PHONY: run test worker install
+
+run: $(VENV)/.installed
+	$(PY) manage.py serve
+
+test: $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+worker: $(VENV)/.installed
+	$(PY) manage.py worker
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (python3.12, python3.13 or python3)."; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@

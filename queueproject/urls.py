@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from queueproject import errors
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include("tasks.api.urls")),
+    path("dashboard/", include("dashboard.urls")),
+]
+
+handler404 = errors.not_found
+handler500 = errors.server_error

@@ -1,0 +1,22 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from tasks.api import views
+
+
+class OptionalSlashRouter(SimpleRouter):
+    """Every route answers with and without a trailing slash, as the reference API does."""
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
+router.register("tasks", views.TaskViewSet, basename="task")
+
+urlpatterns = [
+    path("health", views.health, name="health"),
+    path("health/", views.health),
+    *router.urls,
+]

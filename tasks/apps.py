@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class TasksConfig(AppConfig):
+    name = "tasks"
+    verbose_name = "Task queue"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Built-in task types register themselves on import.
+        from tasks import handlers, registry  # noqa: F401
+
+        registry.load_modules()

@@ -1,0 +1,29 @@
+"""The queue's errors. Messages are whole sentences that say what to do."""
+
+
+class QueueError(Exception):
+    """Base class for errors raised by the queue."""
+
+
+class UnknownTaskType(QueueError):
+    """The type names no registered handler."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"Unknown task type {name!r}. Register a handler for it, or use a registered type.")
+
+
+class InvalidTransition(QueueError):
+    """The task's current status does not allow the requested change."""
+
+
+class QueueFull(QueueError):
+    """Backpressure: the queue holds as many pending tasks as it may."""
+
+
+class TaskTimeout(Exception):
+    """Raised inside a handler that ran past its timeout.
+
+    Derives from Exception, not QueueError, so handlers that catch Exception
+    see it, as they would see any other interruption.
+    """

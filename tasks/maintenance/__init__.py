@@ -1,0 +1,62 @@
+"""Housekeeping chores. Each is `run_once(now) -> count`, safe to call from any
+number of workers at once (an advisory lock elects one); the Housekeeper
+thread only sleeps and calls them."""
+
+import logging
+import threading
+import time
+
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from tasks import conf
+from tasks.maintenance import fold_stats, promote, prune, rescue
+
+logger = logging.getLogger("tasks.maintenance")
+
+
+def chores() -> list[tuple[str, object, float]]:
+    """(name, run_once, interval in seconds) for every chore."""
+    return [
+        ("promote", promote.run_once, conf.get("PROMOTE_INTERVAL")),
+        ("fold_stats", fold_stats.run_once, 1.0),
+        ("rescue", rescue.run_once, conf.get("RESCUE_INTERVAL")),
+        ("prune", prune.run_once, conf.get("PRUNE_INTERVAL")),
+    ]
+
+
+def run_all(now=None) -> dict[str, int]:
+    """Run every chore once; for tests and `manage.py` one-shots."""
+    now = now or timezone.now()
+    return {name: run_once(now) for name, run_once, _ in chores()}
+
+
+class Housekeeper(threading.Thread):
+    """Runs each chore at its interval on its own connection until stopped."""
+
+    def __init__(self) -> None:
+        super().__init__(name="housekeeper", daemon=True)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        schedule = chores()
+        due = {name: 0.0 for name, _, _ in schedule}
+        while not self.stopped.is_set():
+            for name, run_once, interval in schedule:
+                if time.monotonic() < due[name]:
+                    continue
+                due[name] = time.monotonic() + interval
+                try:
+                    count = run_once(timezone.now())
+                except Exception:
+                    logger.exception("Housekeeping chore %s failed; it will run again", name)
+                    close_old_connections()
+                    connection.close()
+                    continue
+                if count and name != "fold_stats":
+                    logger.info("Housekeeping: %s handled %s task(s)", name, count)
+            self.stopped.wait(max(0.05, min(due.values()) - time.monotonic()))
+        connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()

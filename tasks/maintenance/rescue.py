@@ -1,0 +1,56 @@
+"""Rescue tasks whose worker stopped heartbeating.
+
+Each counts as a failed attempt ("worker lost") and goes through the retry
+policy, like any other failure. The fence in queue.fail matches the lost
+worker and attempt, so a worker that was only slow cannot record an outcome
+over the attempt that replaces it.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+from tasks import conf, queue
+from tasks.db import raw_cursor
+from tasks.execution import Job
+from tasks.maintenance.locks import try_lock
+
+ORPHANS = """
+SELECT t.id, t.type, t.queue, t.priority, t.attempt, t.retry_count, t.max_retries,
+       t.timeout, t.worker_id, t.started_at
+FROM tasks_task t
+WHERE t.status = 'processing'
+  AND NOT EXISTS (
+      SELECT 1 FROM tasks_worker w
+      WHERE w.id = t.worker_id AND w.last_heartbeat >= %s AND w.state <> 'stopped'
+  )
+LIMIT 1000
+FOR UPDATE OF t SKIP LOCKED
+"""
+
+
+def run_once(now: datetime) -> int:
+    """Fail (and maybe reschedule) every task held by a dead worker; returns how many."""
+    threshold = conf.get("WORKER_TIMEOUT")
+    with transaction.atomic():
+        if not try_lock("rescue"):
+            return 0
+        with raw_cursor() as cursor:
+            cursor.execute(ORPHANS, [now - timedelta(seconds=threshold)])
+            rows = cursor.fetchall()
+            failures = [
+                queue.failure(
+                    Job(id=r[0], type=r[1], payload_json=None, queue=r[2], priority=r[3], attempt=r[4],
+                        retry_count=r[5], max_retries=r[6], timeout=r[7] or 0, worker_id=r[8]),
+                    {
+                        "type": "tasks.exceptions.WorkerLost",
+                        "message": f"The worker running this task stopped heartbeating for more than "
+                        f"{threshold:g} seconds; the attempt is counted as failed.",
+                        "traceback": "",
+                    },
+                    now,
+                    started_at=r[9],
+                )
+                for r in rows
+            ]
+            return queue.fail(cursor, failures)

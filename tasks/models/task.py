@@ -1,0 +1,145 @@
+"""The task row: what to run, where it is in its lifecycle, and what happened."""
+
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.db.models import Q
+from django.tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY
+from django.utils import timezone
+from uuid6 import uuid7
+
+
+class TaskStatus(models.TextChoices):
+    # Waiting for its run time (a delay or a retry backoff); housekeeping promotes it.
+    SCHEDULED = "scheduled", "Scheduled"
+    # Runnable now; the only rows the claim index holds.
+    PENDING = "pending", "Pending"
+    # Claimed by a worker, running or about to run.
+    PROCESSING = "processing", "Processing"
+    # The handler returned; `result` holds its return value.
+    COMPLETED = "completed", "Completed"
+    # Dead letter: the last attempt failed and no retries remain.
+    FAILED = "failed", "Failed"
+    # Cancelled before it ran.
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATUSES = (TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.PROCESSING)
+FINISHED_STATUSES = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+CANCELLABLE_STATUSES = (TaskStatus.SCHEDULED, TaskStatus.PENDING)
+RETRYABLE_STATUSES = (TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+class TaskQuerySet(models.QuerySet):
+    """Domain words for selecting tasks; state changes go through tasks.queue."""
+
+    def active(self):
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+    def finished(self):
+        return self.filter(status__in=FINISHED_STATUSES)
+
+    def dead_letters(self):
+        return self.filter(status=TaskStatus.FAILED)
+
+    def cancel(self) -> int:
+        from tasks import queue
+
+        return queue.cancel(self)
+
+    def retry(self, *, now: datetime | None = None) -> int:
+        from tasks import queue
+
+        return queue.retry(self, now=now)
+
+
+class Task(models.Model):
+    # Time-ordered UUIDs: new rows land at the right edge of the primary key, and
+    # "newest first" is an index scan on the key itself.
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    type = models.CharField(max_length=100)
+    payload = models.JSONField(null=True, blank=True)
+    queue = models.CharField(max_length=100, default="default")
+    priority = models.SmallIntegerField(default=0, help_text="Higher runs first, -100..100.")
+    status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    run_at = models.DateTimeField(default=timezone.now, help_text="When it may run (scheduled_for).")
+
+    max_retries = models.PositiveSmallIntegerField(default=3)
+    retry_count = models.PositiveSmallIntegerField(default=0, help_text="Automatic retries used.")
+    # Claims so far; never decreases except when an unstarted claim is handed back.
+    # Completions match on it, so a worker presumed dead cannot record an outcome.
+    attempt = models.PositiveIntegerField(default=0)
+    timeout = models.FloatField(null=True, blank=True, help_text="Seconds; empty uses the default.")
+    webhook = models.URLField(max_length=2000, blank=True)
+
+    result = models.JSONField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    # One entry per failed attempt: attempt, worker, at, type, message, traceback.
+    errors = models.JSONField(default=list, blank=True)
+    worker_id = models.UUIDField(null=True, blank=True, help_text="The worker of the latest claim.")
+    progress = models.FloatField(null=True, blank=True)
+    progress_message = models.CharField(max_length=500, blank=True)
+
+    unique_key = models.CharField(max_length=255, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True, help_text="When it finished.")
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # Serves the claim: WHERE status = 'pending' AND queue = $q ORDER BY priority DESC, run_at, id.
+            models.Index(
+                "queue", models.F("priority").desc(), "run_at", "id",
+                name="task_claim_idx", condition=Q(status="pending"),
+            ),
+            # Serves promotion of due scheduled rows.
+            models.Index(fields=["run_at"], name="task_scheduled_idx", condition=Q(status="scheduled")),
+            # Serves lists filtered by status (newest first), rescue and pruning.
+            models.Index(fields=["status", "-id"], name="task_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(priority__gte=TASK_MIN_PRIORITY, priority__lte=TASK_MAX_PRIORITY),
+                name="task_priority_range",
+            ),
+            models.CheckConstraint(condition=Q(status__in=TaskStatus.values), name="task_status_valid"),
+            models.UniqueConstraint(
+                fields=["unique_key"], name="task_unique_key_active",
+                condition=Q(unique_key__isnull=False, status__in=ACTIVE_STATUSES),
+            ),
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="task_idempotency_key",
+                condition=Q(idempotency_key__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def retries_label(self) -> str:
+        return f"{self.retry_count}/{self.max_retries}"
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.completed_at:
+            return self.completed_at - self.started_at
+        return None
+
+    def cancel(self) -> bool:
+        """Cancel this task if it has not started; False when its state forbids it."""
+        return Task.objects.filter(pk=self.pk).cancel() == 1
+
+    def retry(self, *, now: datetime | None = None) -> bool:
+        """Put a failed or cancelled task back to pending; False when its state forbids it."""
+        return Task.objects.filter(pk=self.pk).retry(now=now) == 1

@@ -1,0 +1,78 @@
+"""Worker processes and queues, as operators see and steer them."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+from uuid6 import uuid7
+
+
+class WorkerState(models.TextChoices):
+    # Claiming and running tasks.
+    RUNNING = "running", "Running"
+    # Finishing what it holds but claiming nothing new, until resumed.
+    PAUSED = "paused", "Paused"
+    # Shutting down: finishing in-flight tasks within the grace period.
+    STOPPING = "stopping", "Stopping"
+    # Exited cleanly.
+    STOPPED = "stopped", "Stopped"
+
+
+class WorkerQuerySet(models.QuerySet):
+    def alive(self, now: datetime | None = None):
+        """Workers that heartbeated within the rescue threshold and have not stopped."""
+        now = now or timezone.now()
+        cutoff = now - timedelta(seconds=settings.TASK_QUEUE["WORKER_TIMEOUT"])
+        return self.filter(last_heartbeat__gte=cutoff).exclude(state=WorkerState.STOPPED)
+
+
+class Worker(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    hostname = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    queues = ArrayField(models.CharField(max_length=100), default=list)
+    concurrency = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=WorkerState.choices, default=WorkerState.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_heartbeat = models.DateTimeField(default=timezone.now)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    processed = models.BigIntegerField(default=0, help_text="Tasks completed.")
+    failed = models.BigIntegerField(default=0, help_text="Attempts that failed.")
+
+    objects = WorkerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return f"{self.hostname}:{self.pid}"
+
+    def is_alive(self, now: datetime | None = None) -> bool:
+        return Worker.objects.filter(pk=self.pk).alive(now).exists()
+
+    def heartbeat_age(self, now: datetime | None = None) -> timedelta:
+        return (now or timezone.now()) - self.last_heartbeat
+
+
+class Queue(models.Model):
+    """Settings of one named queue. A queue exists as soon as a task names it;
+    a row is only needed to pause it or give it its own limits."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    paused = models.BooleanField(default=False)
+    max_pending = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Backpressure: refuse new tasks beyond this many pending."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

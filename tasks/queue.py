@@ -1,0 +1,342 @@
+"""Every change of a task's state: enqueue, claim, complete, fail, cancel, retry.
+
+Views, commands, handlers and the worker call these; nothing else writes
+`status`. Each change is one SQL statement in one short transaction. Producer
+functions use the ORM and join the caller's transaction (a task enqueued in a
+transaction that rolls back never exists); the worker's batch statements are
+raw SQL, because the ORM cannot say them in one statement.
+
+A trigger on the task table sends NOTIFY on the `taskqueue` channel (payload:
+the queue name) whenever a row becomes pending, so workers wake at commit.
+"""
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from tasks import conf
+from tasks import retry as retry_policy
+from tasks.execution import Job, Outcome
+from tasks.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Task, TaskStatus
+from tasks import validation
+
+NOTIFY_CHANNEL = "taskqueue"
+
+
+# --- Producers and operators -------------------------------------------------
+
+
+def build(
+    type: str,
+    payload: Any = None,
+    *,
+    queue: str = "default",
+    priority: int = 0,
+    run_at: datetime | None = None,
+    max_retries: int | None = None,
+    timeout: float | None = None,
+    webhook: str = "",
+    unique_key: str | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> Task:
+    """Validate and return an unsaved task; ValidationError names each bad field."""
+    now = now or timezone.now()
+    run_at = run_at or now
+    if message := validation.run_at_error(run_at):
+        raise ValidationError({"scheduled_for": [message]})
+    task = Task(
+        type=type,
+        payload=payload,
+        queue=queue,
+        priority=priority,
+        status=TaskStatus.SCHEDULED if run_at > now else TaskStatus.PENDING,
+        run_at=run_at,
+        max_retries=conf.get("DEFAULT_MAX_RETRIES") if max_retries is None else max_retries,
+        timeout=timeout,
+        webhook=webhook or "",
+        unique_key=unique_key,
+        idempotency_key=idempotency_key,
+        created_at=now,
+        updated_at=now,
+    )
+    validation.validate_task(task)
+    return task
+
+
+def enqueue(type: str, payload: Any = None, **options: Any) -> Task:
+    """Create one task in the caller's transaction; it is visible to workers at commit."""
+    task = build(type, payload, **options)
+    task.save(force_insert=True)
+    return task
+
+
+def enqueue_many(tasks: Sequence[Task]) -> list[Task]:
+    """Insert tasks made by `build` in one statement, all or nothing."""
+    return Task.objects.bulk_create(tasks)
+
+
+def cancel(tasks: QuerySet, *, now: datetime | None = None) -> int:
+    """Cancel the scheduled or pending tasks among `tasks`; returns how many."""
+    now = now or timezone.now()
+    return tasks.filter(status__in=CANCELLABLE_STATUSES).update(
+        status=TaskStatus.CANCELLED, completed_at=now, updated_at=now
+    )
+
+
+def retry(tasks: QuerySet, *, now: datetime | None = None) -> int:
+    """Put failed or cancelled tasks back to pending with a fresh set of retries."""
+    now = now or timezone.now()
+    return tasks.filter(status__in=RETRYABLE_STATUSES).update(
+        status=TaskStatus.PENDING, run_at=now, retry_count=0, completed_at=None, updated_at=now
+    )
+
+
+def run_now(tasks: QuerySet, *, now: datetime | None = None) -> int:
+    """Make scheduled tasks runnable at once."""
+    now = now or timezone.now()
+    return tasks.filter(status=TaskStatus.SCHEDULED).update(
+        status=TaskStatus.PENDING, run_at=now, updated_at=now
+    )
+
+
+# --- The worker's batch statements -------------------------------------------
+
+# The CTE is MATERIALIZED so that LIMIT and FOR NO KEY UPDATE SKIP LOCKED apply
+# once, before the UPDATE; inlined, the planner may re-evaluate it per row and
+# claim more or fewer rows than asked. One LATERAL probe per queue walks the
+# partial index task_claim_idx (queue, priority DESC, run_at, id) in order, so
+# the cost does not grow with finished or other queues' rows; the outer ORDER BY
+# merges the queues by priority. NO KEY UPDATE, not UPDATE: webhook deliveries
+# reference tasks by foreign key, and their inserts take KEY SHARE locks, which
+# NO KEY UPDATE does not block.
+_CLAIM = """
+WITH picked AS MATERIALIZED (
+    SELECT c.id
+    FROM ({queues}) AS q(name)
+    CROSS JOIN LATERAL (
+        SELECT t.id, t.priority, t.run_at
+        FROM tasks_task t
+        WHERE t.status = 'pending' AND t.queue = q.name
+        ORDER BY t.priority DESC, t.run_at, t.id
+        LIMIT %(limit)s
+        FOR NO KEY UPDATE SKIP LOCKED
+    ) c
+    ORDER BY c.priority DESC, c.run_at, c.id
+    LIMIT %(limit)s
+)
+UPDATE tasks_task t
+SET status = 'processing', worker_id = %(worker)s, attempt = t.attempt + 1,
+    started_at = now(), updated_at = now()
+FROM picked
+WHERE t.id = picked.id
+RETURNING t.id, t.type, t.payload, t.queue, t.priority, t.attempt, t.retry_count,
+          t.max_retries, t.timeout, t.run_at
+"""
+_NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM tasks_queue p WHERE p.name = {name} AND p.paused)"
+# Named queues, minus paused ones.
+CLAIM_FROM_QUEUES = _CLAIM.format(
+    queues="SELECT name FROM unnest(%(queues)s::text[]) AS n(name) WHERE "
+    + _NOT_PAUSED.format(name="n.name")
+)
+# Every queue that has pending rows, found by a loose index scan of the claim index.
+CLAIM_FROM_ALL = _CLAIM.format(
+    queues="""
+    WITH RECURSIVE seen(name) AS (
+        (SELECT queue FROM tasks_task WHERE status = 'pending' ORDER BY queue LIMIT 1)
+        UNION ALL
+        SELECT (SELECT queue FROM tasks_task
+                WHERE status = 'pending' AND queue > seen.name ORDER BY queue LIMIT 1)
+        FROM seen WHERE seen.name IS NOT NULL
+    )
+    SELECT name FROM seen WHERE name IS NOT NULL AND """
+    + _NOT_PAUSED.format(name="seen.name")
+)
+
+# Outcomes are fenced: a row changes only while this worker holds this attempt,
+# so a worker that was presumed dead (and rescued) cannot overwrite the outcome
+# of the attempt that replaced it. The `held` CTE narrows the rows by primary key
+# alone and locks them, so the plan is a key lookup per id whatever the
+# statistics say (with the status test on the table itself, the planner may pick
+# the status index and wade through its dead entries), and the fence tests on
+# the locked rows are current. Deliveries for webhooks are written in the same
+# statement, so a completion and its notification are never separated.
+_HELD = """
+WITH held AS MATERIALIZED (
+    SELECT id, attempt, worker_id, status FROM tasks_task
+    WHERE id = ANY(%(ids)s::uuid[])
+    FOR NO KEY UPDATE
+)"""
+
+COMPLETE = _HELD + """, done AS (
+    UPDATE tasks_task t
+    SET status = 'completed', result = v.result, started_at = v.started_at,
+        completed_at = v.finished_at, updated_at = now(), last_error = '',
+        progress = CASE WHEN t.progress IS NULL THEN NULL ELSE 1 END
+    FROM held h
+    JOIN unnest(%(ids)s::uuid[], %(attempts)s::int[], %(results)s::jsonb[],
+                %(started)s::timestamptz[], %(finished)s::timestamptz[])
+         AS v(id, attempt, result, started_at, finished_at) ON v.id = h.id
+    WHERE t.id = h.id AND h.attempt = v.attempt AND h.worker_id = %(worker)s
+      AND h.status = 'processing'
+    RETURNING t.id, t.webhook
+), hooks AS (
+    INSERT INTO tasks_webhookdelivery
+        (task_id, event, url, status, attempts, next_attempt_at, last_error, log, created_at)
+    SELECT id, 'task.completed', webhook, 'pending', 0, now(), '', '[]', now()
+    FROM done WHERE webhook <> ''
+)
+SELECT count(*) FROM done
+"""
+
+FAIL = _HELD + """, failed AS (
+    UPDATE tasks_task t
+    SET status = v.status, run_at = coalesce(v.run_at, t.run_at), retry_count = v.retry_count,
+        last_error = v.message, errors = t.errors || jsonb_build_array(v.error),
+        started_at = coalesce(v.started_at, t.started_at), completed_at = v.completed_at,
+        updated_at = now()
+    FROM held h
+    JOIN unnest(%(ids)s::uuid[], %(attempts)s::int[], %(workers)s::uuid[], %(statuses)s::text[],
+                %(run_ats)s::timestamptz[], %(retry_counts)s::int[], %(messages)s::text[],
+                %(errors)s::jsonb[], %(started)s::timestamptz[], %(completed)s::timestamptz[])
+         AS v(id, attempt, worker, status, run_at, retry_count, message, error, started_at, completed_at)
+         ON v.id = h.id
+    WHERE t.id = h.id AND h.attempt = v.attempt AND h.worker_id = v.worker
+      AND h.status = 'processing'
+    RETURNING t.id, t.status, t.webhook
+), hooks AS (
+    INSERT INTO tasks_webhookdelivery
+        (task_id, event, url, status, attempts, next_attempt_at, last_error, log, created_at)
+    SELECT id, 'task.failed', webhook, 'pending', 0, now(), '', '[]', now()
+    FROM failed WHERE webhook <> '' AND status = 'failed' AND %(notify_failures)s
+)
+SELECT count(*) FROM failed
+"""
+
+# Claimed but never started: undo the claim, attempt included.
+HAND_BACK = """
+UPDATE tasks_task
+SET status = 'pending', attempt = attempt - 1, started_at = NULL, updated_at = now()
+WHERE id = ANY(%(ids)s::uuid[]) AND worker_id = %(worker)s AND status = 'processing'
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A failed attempt, with the retry policy's verdict applied."""
+
+    job: Job
+    worker_id: UUID
+    status: str
+    run_at: datetime | None
+    retry_count: int
+    error: dict
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+def claim(cursor, worker_id: UUID, queues: Sequence[str] | None, limit: int) -> list[Job]:
+    """Claim up to `limit` pending tasks, best first; `queues=None` means every queue."""
+    params = {"worker": worker_id, "limit": limit, "queues": list(queues or ())}
+    sql = CLAIM_FROM_ALL if queues is None else CLAIM_FROM_QUEUES
+    cursor.execute(sql, params, prepare=conf.get("PREPARE"))
+    rows = sorted(cursor.fetchall(), key=lambda r: (-r[4], r[9], r[0]))
+    default_timeout = conf.get("DEFAULT_TIMEOUT")
+    return [
+        Job(
+            id=row[0], type=row[1], payload_json=row[2], queue=row[3], priority=row[4],
+            attempt=row[5], retry_count=row[6], max_retries=row[7],
+            timeout=row[8] or default_timeout, worker_id=worker_id,
+        )
+        for row in rows
+    ]
+
+
+def complete(cursor, worker_id: UUID, outcomes: Sequence[Outcome]) -> int:
+    """Record successful outcomes in one statement; returns how many still held their claim."""
+    if not outcomes:
+        return 0
+    cursor.execute(
+        COMPLETE,
+        {
+            "worker": worker_id,
+            "ids": [o.id for o in outcomes],
+            "attempts": [o.attempt for o in outcomes],
+            "results": [o.result_json for o in outcomes],
+            "started": [_utc(o.started_at) for o in outcomes],
+            "finished": [_utc(o.finished_at) for o in outcomes],
+        },
+        prepare=conf.get("PREPARE"),
+    )
+    return cursor.fetchone()[0]
+
+
+def failure(job: Job, error: dict, now: datetime, *, started_at=None, worker_id=None) -> Failure:
+    """Apply the retry policy to a failed attempt of `job`."""
+    run_at = retry_policy.next_run_at(job.retry_count, job.max_retries, now)
+    entry = {"attempt": job.attempt, "worker": str(worker_id or job.worker_id), "at": now.isoformat(), **error}
+    if run_at is None:
+        return Failure(job, worker_id or job.worker_id, TaskStatus.FAILED, None, job.retry_count,
+                       entry, started_at, now)
+    return Failure(job, worker_id or job.worker_id, TaskStatus.SCHEDULED, run_at, job.retry_count + 1,
+                   entry, started_at, None)
+
+
+def interrupted(job: Job, now: datetime) -> Failure:
+    """A started attempt cut short by shutdown: back to pending, no retry used."""
+    entry = {
+        "attempt": job.attempt, "worker": str(job.worker_id), "at": now.isoformat(),
+        "type": "tasks.exceptions.WorkerShutdown", "traceback": "",
+        "message": "The worker shut down before the task finished; it will run again.",
+    }
+    return Failure(job, job.worker_id, TaskStatus.PENDING, now, job.retry_count, entry, None, None)
+
+
+def fail(cursor, failures: Sequence[Failure]) -> int:
+    """Record failed attempts in one statement; returns how many still held their claim."""
+    if not failures:
+        return 0
+    cursor.execute(
+        FAIL,
+        {
+            "ids": [f.job.id for f in failures],
+            "attempts": [f.job.attempt for f in failures],
+            "workers": [f.worker_id for f in failures],
+            "statuses": [str(f.status) for f in failures],
+            "run_ats": [f.run_at for f in failures],
+            "retry_counts": [f.retry_count for f in failures],
+            "messages": [_headline(f.error) for f in failures],
+            "errors": [json.dumps(f.error) for f in failures],
+            "started": [f.started_at for f in failures],
+            "completed": [f.completed_at for f in failures],
+            "notify_failures": conf.get("WEBHOOK_ON_FAILURE"),
+        },
+        prepare=conf.get("PREPARE"),
+    )
+    return cursor.fetchone()[0]
+
+
+def hand_back(cursor, worker_id: UUID, jobs: Iterable[Job]) -> int:
+    """Return claimed, unstarted tasks to pending."""
+    ids = [job.id for job in jobs]
+    if not ids:
+        return 0
+    cursor.execute(HAND_BACK, {"ids": ids, "worker": worker_id})
+    return cursor.rowcount
+
+
+def _headline(error: dict) -> str:
+    name = error.get("type", "Error").rsplit(".", 1)[-1]
+    return f"{name}: {error.get('message', '')}"
+
+
+def _utc(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+

@@ -1,0 +1,43 @@
+"""Task types used only by the tests. Worker processes started by the tests load
+this module through QUEUE_HANDLER_MODULES=tests.handlers."""
+
+import os
+import signal
+import time
+
+from tasks.execution import current_job
+from tasks.registry import register
+
+
+@register("record")
+def record(payload):
+    """Append "<task id> <attempt> <pid>" to the file named by TASKQUEUE_TEST_LOG."""
+    job = current_job()
+    line = f"{job.id} {job.attempt} {os.getpid()}\n"
+    with open(os.environ["TASKQUEUE_TEST_LOG"], "a") as log:
+        log.write(line)
+    if isinstance(payload, dict) and payload.get("sleep"):
+        time.sleep(payload["sleep"])
+    return {"pid": os.getpid()}
+
+
+@register("crash")
+def crash(payload):
+    """Kill the process running the task, as a segfault or the OOM killer would."""
+    os._exit(int(payload or 13))
+
+
+@register("hang")
+def hang(payload):
+    """Ignore the timeout signal and sleep: only replacing the process stops this."""
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    time.sleep(payload or 3600)
+
+
+@register("flaky")
+def flaky(payload):
+    """Fail until the attempt number reaches `payload`, then succeed."""
+    job = current_job()
+    if job.attempt < int(payload):
+        raise ConnectionError(f"attempt {job.attempt} failed on purpose")
+    return {"attempt": job.attempt}
