@@ -99,6 +99,11 @@ def retry(tasks: QuerySet, *, now: datetime | None = None) -> int:
     )
 
 
+def purge(queue_name: str, *, now: datetime | None = None) -> int:
+    """Cancel every scheduled and pending task of a queue; the rows stay, as history."""
+    return cancel(Task.objects.filter(queue=queue_name), now=now)
+
+
 def run_now(tasks: QuerySet, *, now: datetime | None = None) -> int:
     """Make scheduled tasks runnable at once."""
     now = now or timezone.now()

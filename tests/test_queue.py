@@ -179,3 +179,15 @@ def test_enqueue_inside_a_rolled_back_transaction_leaves_nothing():
         queue.enqueue("echo", 1)
         raise RuntimeError("roll back")
     assert Task.objects.count() == 0
+
+
+def test_purge_cancels_the_waiting_tasks_of_one_queue():
+    waiting = [TaskFactory(queue="bulk"), TaskFactory(queue="bulk", status=TaskStatus.SCHEDULED)]
+    running = TaskFactory(queue="bulk", status=TaskStatus.PROCESSING)
+    other = TaskFactory(queue="default")
+    assert queue.purge("bulk") == 2
+    assert set(Task.objects.filter(status=TaskStatus.CANCELLED).values_list("pk", flat=True)) == {
+        t.pk for t in waiting
+    }
+    assert Task.objects.get(pk=running.pk).status == TaskStatus.PROCESSING
+    assert Task.objects.get(pk=other.pk).status == TaskStatus.PENDING

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from tasks import queue
-from tasks.models import Task, TaskStatus, Worker, WorkerState
+from tasks.models import Queue, Task, TaskStatus, Worker, WorkerState
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.slow
@@ -174,14 +174,23 @@ def test_four_worker_processes_run_two_thousand_tasks_exactly_once(start_worker,
 def test_pause_and_resume_through_the_worker_row(start_worker):
     start_worker("--concurrency", "1")
     row = wait_for(lambda: Worker.objects.filter(state=WorkerState.RUNNING).first())
-    Worker.objects.filter(pk=row.pk).update(state=WorkerState.PAUSED)
-    from tasks.notify import steer_workers
-
-    steer_workers(str(row.pk))
+    assert row.pause()
     time.sleep(1)
     task = queue.enqueue("echo", 1)
     time.sleep(1.5)
     assert Task.objects.get(pk=task.pk).status == TaskStatus.PENDING
-    Worker.objects.filter(pk=row.pk).update(state=WorkerState.RUNNING)
-    steer_workers(str(row.pk))
+    assert row.resume()
     wait_for(lambda: Task.objects.get(pk=task.pk).status == TaskStatus.COMPLETED, timeout=5)
+    assert not row.resume()  # already running
+
+
+def test_a_paused_queue_waits_while_others_run(start_worker):
+    Queue.pause("reports")
+    report = queue.enqueue("echo", "report", queue="reports")
+    mail = queue.enqueue("echo", "mail", queue="emails")
+    start_worker("--concurrency", "1")
+    wait_for(lambda: Task.objects.get(pk=mail.pk).status == TaskStatus.COMPLETED)
+    time.sleep(1)
+    assert Task.objects.get(pk=report.pk).status == TaskStatus.PENDING
+    Queue.resume("reports")
+    wait_for(lambda: Task.objects.get(pk=report.pk).status == TaskStatus.COMPLETED, timeout=5)

@@ -59,6 +59,23 @@ class Worker(models.Model):
     def heartbeat_age(self, now: datetime | None = None) -> timedelta:
         return (now or timezone.now()) - self.last_heartbeat
 
+    def pause(self) -> bool:
+        """Stop claiming (running tasks finish); honoured within a second. False if not running."""
+        return self._steer(WorkerState.RUNNING, WorkerState.PAUSED)
+
+    def resume(self) -> bool:
+        """Claim again after a pause. False if not paused."""
+        return self._steer(WorkerState.PAUSED, WorkerState.RUNNING)
+
+    def _steer(self, current: str, wanted: str) -> bool:
+        from tasks.notify import steer_workers
+
+        changed = Worker.objects.filter(pk=self.pk, state=current).update(state=wanted)
+        if changed:
+            self.state = wanted
+            steer_workers(str(self.pk))
+        return bool(changed)
+
 
 class Queue(models.Model):
     """Settings of one named queue. A queue exists as soon as a task names it;
@@ -76,3 +93,21 @@ class Queue(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def pause(cls, name: str) -> "Queue":
+        """Workers stop claiming from this queue; tasks can still be enqueued."""
+        queue, _ = cls.objects.update_or_create(name=name, defaults={"paused": True})
+        return queue
+
+    @classmethod
+    def resume(cls, name: str) -> "Queue":
+        from tasks.notify import wake_workers
+
+        queue, _ = cls.objects.update_or_create(name=name, defaults={"paused": False})
+        wake_workers(name)
+        return queue
+
+    @classmethod
+    def is_paused(cls, name: str) -> bool:
+        return cls.objects.filter(name=name, paused=True).exists()
