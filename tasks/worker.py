@@ -101,16 +101,20 @@ class Worker:
     def run(self) -> int:
         """Run until stopped; returns the process exit code."""
         self._install_signal_handlers()
+        # Listen before the row exists, so that no pause or wake-up sent once
+        # operators can see this worker is missed.
+        self.listener = Listener() if self.listen else None
+        if self.listener:
+            self.listener.connect()
+        self.slots = [
+            Slot(i + 1, memory_limit_mb=conf.get("CHILD_MEMORY_LIMIT_MB"), max_tasks=conf.get("MAX_TASKS_PER_CHILD"))
+            for i in range(self.concurrency)
+        ]
         self._register()
         logger.info(
             "Worker %s started: queues %s, concurrency %s, pid %s",
             self.id, ",".join(self.queues or ["*"]), self.concurrency, os.getpid(),
         )
-        self.slots = [
-            Slot(i + 1, memory_limit_mb=conf.get("CHILD_MEMORY_LIMIT_MB"), max_tasks=conf.get("MAX_TASKS_PER_CHILD"))
-            for i in range(self.concurrency)
-        ]
-        self.listener = Listener() if self.listen else None
         threads = [Housekeeper(), WebhookSender()] if self.housekeeping else []
         for thread in threads:
             thread.start()
