@@ -1,0 +1,127 @@
+"""Filters and ordering of task lists, chosen so that each stays an index scan.
+
+- status: the (status, id) index serves "one status, newest first".
+- created_after / created_before: ids are UUIDv7, whose first 48 bits are the
+  creation time in milliseconds, so a time range is also an id range, which
+  the primary key (or the status index) seeks to directly. The exact
+  created_at test is kept; the id bound is widened by CREATED_AT_SKEW, the
+  most that created_at and the id's time may differ by.
+- search: a whole id is a primary-key lookup; a hex prefix of an id is an id
+  range; other text is matched in the payload (a scan along the id order that
+  stops once a page is full, so narrow it with other filters on big tables).
+- type, queue, priority: tested on the rows the scan above visits.
+"""
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from django import forms
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import BaseFilterBackend
+
+from tasks.models import TaskStatus, WorkerState
+
+CREATED_AT_SKEW = timedelta(minutes=1)
+HEX_PREFIX = re.compile(r"^[0-9a-f]{4,32}$")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class IntegerFilter(filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+def uuid7_floor(moment: datetime) -> uuid.UUID:
+    """The smallest UUIDv7 of `moment`'s millisecond (and so below every id made at or after it)."""
+    millis = max(0, int((moment - EPOCH) / timedelta(milliseconds=1)))
+    return uuid.UUID(int=min(millis, 2**48 - 1) << 80)
+
+
+def id_prefix_range(text: str) -> Q | None:
+    """Ids that start with the hex digits of `text` (dashes ignored), as a range."""
+    digits = text.replace("-", "").lower()
+    if not HEX_PREFIX.match(digits):
+        return None
+    low = uuid.UUID(digits.ljust(32, "0"))
+    high = uuid.UUID(digits.ljust(32, "f"))
+    return Q(id__gte=low, id__lte=high)
+
+
+class TaskFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=TaskStatus.choices)
+    type = filters.CharFilter(help_text="Task type, exactly.")
+    queue = filters.CharFilter(help_text="Queue name, exactly.")
+    priority_min = IntegerFilter(field_name="priority", lookup_expr="gte", help_text="Priority at least this.")
+    priority_max = IntegerFilter(field_name="priority", lookup_expr="lte", help_text="Priority at most this.")
+    created_after = filters.IsoDateTimeFilter(method="filter_created", help_text="Created at or after (ISO 8601).")
+    created_before = filters.IsoDateTimeFilter(method="filter_created", help_text="Created before (ISO 8601).")
+    search = filters.CharFilter(method="filter_search", max_length=200,
+                                help_text="A task id or id prefix, or text found in the payload.")
+
+    def filter_created(self, queryset, name, value):
+        if name == "created_after":
+            return queryset.filter(created_at__gte=value, id__gte=uuid7_floor(value - CREATED_AT_SKEW))
+        return queryset.filter(created_at__lt=value, id__lt=uuid7_floor(value + CREATED_AT_SKEW))
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        try:
+            return queryset.filter(id=uuid.UUID(value))
+        except ValueError:
+            pass
+        matches = Q(payload_text__icontains=value)
+        if (ids := id_prefix_range(value)) is not None:
+            matches |= ids
+        return queryset.alias(payload_text=Cast("payload", TextField())).filter(matches)
+
+
+class DeadLetterFilter(TaskFilter):
+    """The task filters, within failed tasks."""
+
+    status = None
+
+
+class WorkerFilter(filters.FilterSet):
+    state = filters.ChoiceFilter(choices=WorkerState.choices)
+    alive = filters.BooleanFilter(method="filter_alive", help_text="Heartbeating and not stopped.")
+
+    def filter_alive(self, queryset, name, value):
+        alive = queryset.alive()
+        return alive if value else queryset.exclude(pk__in=alive.values("pk"))
+
+
+class CreationOrder(BaseFilterBackend):
+    """?ordering=-created_at (newest first, the default) or created_at. Both
+    are the id order (UUIDv7), which every list's index already provides;
+    orders that would sort a whole table are deliberately not offered."""
+
+    param = "ordering"
+    choices = {"-created_at": ("-id",), "created_at": ("id",)}
+
+    def get_ordering(self, request, queryset, view) -> tuple[str, ...]:
+        value = request.query_params.get(self.param, "-created_at")
+        if value not in self.choices:
+            raise ValidationError({self.param: [f"Use one of: {', '.join(self.choices)}."]})
+        return self.choices[value]
+
+    def filter_queryset(self, request, queryset, view):
+        return queryset.order_by(*self.get_ordering(request, queryset, view))
+
+    def get_schema_operation_parameters(self, view):
+        return [{
+            "name": self.param, "required": False, "in": "query",
+            "description": "Creation order: newest first (default) or oldest first.",
+            "schema": {"type": "string", "enum": list(self.choices), "default": "-created_at"},
+        }]
+
+
+ORDERING_PARAMETER = OpenApiParameter(
+    "ordering", OpenApiTypes.STR, enum=list(CreationOrder.choices), description="Creation order."
+)
