@@ -16,14 +16,15 @@ from tasks import conf
 
 # One atomic round trip: start a new window, or count in the current one.
 # The window is computed from the database clock, so every web process and
-# machine agrees on it.
+# machine agrees on it (statement_timestamp, not now(): now() is frozen for a
+# whole transaction, and a request may run inside one).
 HIT = """
 INSERT INTO tasks_ratewindow AS r (key, window_start, count)
-VALUES (%(key)s, to_timestamp(floor(extract(epoch FROM now()) / %(period)s) * %(period)s), 1)
+VALUES (%(key)s, to_timestamp(floor(extract(epoch FROM statement_timestamp()) / %(period)s) * %(period)s), 1)
 ON CONFLICT (key) DO UPDATE SET
     count = CASE WHEN r.window_start = excluded.window_start THEN r.count + 1 ELSE 1 END,
     window_start = excluded.window_start
-RETURNING count, extract(epoch FROM window_start - now())::float + %(period)s
+RETURNING count, extract(epoch FROM window_start - statement_timestamp())::float + %(period)s
 """
 
 
