@@ -25,6 +25,7 @@ def test_workers_list_and_detail(api):
     assert [(w["id"], w["alive"]) for w in listed] == [(str(dead.id), False), (str(alive.id), True)]
     assert api.get("/api/workers?alive=true").json()["results"][0]["id"] == str(alive.id)
     assert [w["id"] for w in api.get("/api/workers/?alive=false").json()["results"]] == [str(dead.id)]
+    assert "alive" in error_of(api.get("/api/workers?alive=maybe"), 400)["fields"]
     detail = api.get(f"/api/workers/{alive.id}").json()
     assert detail["queues"] == ["default", "mail"] and detail["name"] == f"test-host:{alive.pid}"
     assert len(detail["running"]) == 1 and detail["heartbeat_age_seconds"] < 5
@@ -68,12 +69,12 @@ def test_purge_cancels_a_queues_waiting_tasks_only(api, staff_api):
     waiting = [TaskFactory(queue="bulk"), TaskFactory(queue="bulk", status=TaskStatus.SCHEDULED)]
     running = TaskFactory(queue="bulk", status=TaskStatus.PROCESSING)
     other = TaskFactory(queue="default")
-    error_of(api.delete("/api/queues/bulk"), 403)
+    error_of(post(api, "/api/queues/bulk/purge"), 403)
     assert post(staff_api, "/api/queues/bulk/purge").json() == {"queue": "bulk", "cancelled": 2}
     assert {Task.objects.get(pk=t.pk).status for t in waiting} == {TaskStatus.CANCELLED}
     assert Task.objects.get(pk=running.pk).status == TaskStatus.PROCESSING
     assert Task.objects.get(pk=other.pk).status == TaskStatus.PENDING
-    assert staff_api.delete("/api/queues/bulk").json() == {"queue": "bulk", "cancelled": 0}
+    assert post(staff_api, "/api/queues/bulk/purge/").json() == {"queue": "bulk", "cancelled": 0}
 
 
 # --- dead letters ------------------------------------------------------------

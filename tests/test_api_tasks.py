@@ -70,7 +70,7 @@ def test_bulk_validates_everything_first_and_names_each_bad_item(api):
     ("body", "field"),
     [({}, "tasks"), ({"tasks": []}, "tasks"), ({"tasks": "x"}, "tasks"),
      ({"tasks": [{"type": "echo", "idempotency_key": "a"}]}, "tasks[0].idempotency_key"),
-     ({"tasks": [{"type": "echo"}], "extra": 1}, "extra")],
+     ({"tasks": [{"type": "echo"}], "extra": 1}, "extra"), ({"tasks": [{"type": "echo", "queue": 0}]}, "tasks[0].queue"), ({"tasks": [{"type": "echo"}, None]}, "tasks[1]")],
 )
 def test_bad_bulk_bodies_are_400s(api, body, field):
     assert field in error_of(post(api, "/api/tasks/bulk", body), 400)["fields"]
@@ -138,10 +138,18 @@ def test_created_range_filters_seek_by_id(api):
     assert ids(api.get("/api/tasks", {"created_before": stamp})) == [str(before.id)]
 
 
+def test_times_with_any_offset_python_accepts_are_filtered_not_crashed(api):
+    task = TaskFactory()
+    # PostgreSQL refuses offsets beyond 15:59; the filter converts to UTC first.
+    assert ids(api.get("/api/tasks", {"created_before": "2244-08-12T02:45:42+21:55"})) == [str(task.id)]
+    assert ids(api.get("/api/tasks", {"created_after": "0187-06-19T11:07:27+05:26", "limit": 10**9})) == [str(task.id)]
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [("status=done", "status"), ("priority_min=high", "priority_min"), ("created_after=yesterday", "created_after"),
-     ("ordering=priority", "ordering"), ("cursor=bm9wZQ", "cursor"), ("cursor=cD1ub3QtYS11dWlk", "cursor")],
+     ("ordering=priority", "ordering"), ("cursor=bm9wZQ", "cursor"), ("cursor=cD1ub3QtYS11dWlk", "cursor"),
+     ("limit=null", "limit"), ("status=", "status"), ("created_before=", "created_before"), ("limit=0", "limit"), ("created_after=0001-01-01T00:00:00%2B05:00", "created_after")],
 )
 def test_bad_list_parameters_are_400s_naming_the_parameter(api, query, field):
     assert field in error_of(api.get(f"/api/tasks?{query}"), 400, "invalid")["fields"]

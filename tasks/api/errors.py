@@ -102,12 +102,12 @@ def json_error(status_code: int, code: str, message: str) -> JsonResponse:
 
 def _flatten(detail) -> dict[str, list[str]]:
     fields = {}
-    for name, value in detail.items():
+    for name, value in ((str(k), v) for k, v in detail.items()):
         if isinstance(value, dict):
             for sub, messages in _flatten(value).items():
                 # DRF keys the errors of a list's items by their index: tasks[3].priority
-                index, _, rest = sub.partition(".")
-                key = f"{name}[{index}].{rest}" if index.isdigit() and rest else f"{name}.{sub}"
+                index, dot, rest = sub.partition(".")
+                key = f"{name}[{index}]{dot}{rest}" if index.isdigit() else f"{name}.{sub}"
                 fields[key.removesuffix(".non_field_errors")] = messages
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             for index, item in enumerate(value):

@@ -52,7 +52,21 @@ def id_prefix_range(text: str) -> Q | None:
     return Q(id__gte=low, id__lte=high)
 
 
-class TaskFilter(filters.FilterSet):
+class StrictFilterSet(filters.FilterSet):
+    """A parameter that is present must hold a value: `?status=` or `?alive=maybe`
+    is a mistake to report, not a filter to drop silently (free text excepted)."""
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        for name, filter_ in self.filters.items():
+            if isinstance(filter_, filters.CharFilter) or name not in self.data or name in self.form.errors:
+                continue
+            if self.form.cleaned_data.get(name) in (None, ""):
+                self.form.add_error(name, "Give a value, or leave the parameter out.")
+        return valid and not self.form.errors
+
+
+class TaskFilter(StrictFilterSet):
     status = filters.ChoiceFilter(choices=TaskStatus.choices)
     type = filters.CharFilter(help_text="Task type, exactly.")
     queue = filters.CharFilter(help_text="Queue name, exactly.")
@@ -64,9 +78,14 @@ class TaskFilter(filters.FilterSet):
                                 help_text="A task id or id prefix, or text found in the payload.")
 
     def filter_created(self, queryset, name, value):
-        if name == "created_after":
-            return queryset.filter(created_at__gte=value, id__gte=uuid7_floor(value - CREATED_AT_SKEW))
-        return queryset.filter(created_at__lt=value, id__lt=uuid7_floor(value + CREATED_AT_SKEW))
+        try:
+            # In UTC: PostgreSQL refuses offsets beyond 15:59 that Python accepts.
+            value = value.astimezone(UTC)
+            if name == "created_after":
+                return queryset.filter(created_at__gte=value, id__gte=uuid7_floor(value - CREATED_AT_SKEW))
+            return queryset.filter(created_at__lt=value, id__lt=uuid7_floor(value + CREATED_AT_SKEW))
+        except OverflowError:
+            raise ValidationError({name: ["The time is out of range: use a year from 1 to 9999."]}) from None
 
     def filter_search(self, queryset, name, value):
         value = value.strip()
@@ -88,7 +107,7 @@ class DeadLetterFilter(TaskFilter):
     status = None
 
 
-class WorkerFilter(filters.FilterSet):
+class WorkerFilter(StrictFilterSet):
     state = filters.ChoiceFilter(choices=WorkerState.choices)
     alive = filters.BooleanFilter(method="filter_alive", help_text="Heartbeating and not stopped.")
 

@@ -79,9 +79,10 @@ class QueueViewSet(viewsets.GenericViewSet):
     @extend_schema(request=QueueLimitSerializer, responses=QueueSerializer)
     def partial_update(self, request, name=None):
         """Set the queue's backpressure limit: max_pending (null: QUEUE_MAX_PENDING; 0: none)."""
-        body = QueueLimitSerializer(data=request.data)
+        body = QueueLimitSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        Queue.objects.update_or_create(name=name, defaults=body.validated_data)
+        if body.validated_data:
+            Queue.objects.update_or_create(name=name, defaults=body.validated_data)
         return Response(self._summary(name))
 
     @extend_schema(request=None, responses=QueueSerializer)
@@ -103,11 +104,6 @@ class QueueViewSet(viewsets.GenericViewSet):
         """Cancel every scheduled and pending task of the queue (the rows stay, as history)."""
         return Response({"queue": name, "cancelled": queue.purge(name)})
 
-    @extend_schema(request=None, responses=PurgedSerializer)
-    def destroy(self, request, name=None):
-        """The same as POST .../purge (DELETE /admin/queues/{name} in reference 003)."""
-        return self.purge(request, name)
-
     def _summary(self, name: str, must_exist: bool = False) -> dict:
         counts = stats.counts().get(name, {})
         row = Queue.objects.filter(name=name).first()
@@ -125,7 +121,7 @@ class DeadLetterList(generics.ListAPIView):
     filter_backends = [DjangoFilterBackend, CreationOrder]
     filterset_class = DeadLetterFilter
 
-    @extend_schema(responses=DeadLettersDeletedSerializer)
+    @extend_schema(responses={200: DeadLettersDeletedSerializer})
     def delete(self, request):
         """Delete the dead letters that match the filters (all of them without filters)."""
         return Response({"deleted": queue.delete(self.filter_queryset(self.get_queryset()))})

@@ -11,7 +11,7 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
-from tasks import registry
+from tasks import conf, registry
 from tasks.api.permissions import StaffWrites
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -80,9 +80,11 @@ def finish(result, generator, request, public):
     task is one of this server's registered types."""
     # Routes accept paths with or without the slash; document them as the reference does, without.
     result["paths"] = {path.rstrip("/"): item for path, item in result["paths"].items()}
-    names = registry.exposed_names()
+    schemas = result.get("components", {}).get("schemas", {})
     for component in ("TaskCreateRequest", "BulkTaskRequest"):
-        schema = result.get("components", {}).get("schemas", {}).get(component)
-        if schema and names:
-            schema["properties"]["type"]["enum"] = names
+        if properties := schemas.get(component, {}).get("properties"):
+            properties["type"]["enum"] = registry.exposed_names()
+            properties["timeout"].update(minimum=0, exclusiveMinimum=True)
+    if bulk := schemas.get("BulkCreateRequest"):
+        bulk["properties"]["tasks"].update(minItems=1, maxItems=conf.get("BULK_MAX"))
     return result

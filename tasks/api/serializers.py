@@ -15,6 +15,7 @@ class TaskSerializer(serializers.ModelSerializer):
 
     scheduled_for = serializers.DateTimeField(source="run_at", read_only=True)
     error = serializers.CharField(source="last_error", read_only=True)
+    webhook = serializers.CharField(read_only=True, help_text="An http(s) URL, or empty.")
 
     class Meta:
         model = Task
@@ -53,13 +54,40 @@ def _range(message: str) -> dict:
     return {"min_value": message, "max_value": message}
 
 
+# JSON types each kind of field accepts. DRF would coerce 5 into "5" and "5"
+# into 5; a client that sends the wrong type has a bug worth hearing about.
+JSON_TYPES = [
+    (serializers.BooleanField, (bool,), "true or false"),
+    (serializers.IntegerField, (int,), "a whole number"),
+    (serializers.FloatField, (int, float), "a number"),
+    (serializers.CharField, (str,), "a string"),
+    (serializers.DateTimeField, (str,), "a string (ISO 8601)"),
+]
+
+
+def _json_type_error(field, value) -> str | None:
+    if value is None:
+        return None
+    for kind, types, words in JSON_TYPES:
+        if isinstance(field, kind):
+            ok = isinstance(value, types) and not (bool not in types and isinstance(value, bool))
+            return None if ok else f"Must be {words}."
+    return None
+
+
 class StrictFields:
-    """Refuse fields the serializer does not know: a typo must not pass silently.
-    Checked in to_internal_value, so that it also runs for each item of a list."""
+    """Refuse fields the serializer does not know (a typo must not pass
+    silently) and values of the wrong JSON type. Checked in to_internal_value,
+    so that it also runs for each item of a list."""
 
     def to_internal_value(self, data):
-        if isinstance(data, dict) and (unknown := sorted(set(data) - set(self.fields))):
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        if isinstance(data, dict):
+            errors = {name: ["Unknown field."] for name in sorted(set(data) - set(self.fields))}
+            for name, field in self.fields.items():
+                if name in data and (message := _json_type_error(field, data[name])):
+                    errors[name] = [message]
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
 
