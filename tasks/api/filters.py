@@ -6,9 +6,11 @@
   the primary key (or the status index) seeks to directly. The exact
   created_at test is kept; the id bound is widened by CREATED_AT_SKEW, the
   most that created_at and the id's time may differ by.
-- search: a whole id is a primary-key lookup; a hex prefix of an id is an id
-  range; other text is matched in the payload (a scan along the id order that
-  stops once a page is full, so narrow it with other filters on big tables).
+- search: a whole id is a primary-key lookup; 8 or more hex digits (dashes
+  allowed) are the start of an id, an id range; any other text is looked for
+  in the payload's JSON text: a scan along the id order that stops once a page
+  is full, so it is fast when matches are common and recent, and reads the
+  whole (filtered) table when they are not. Narrow it with other filters.
 - type, queue, priority: tested on the rows the scan above visits.
 """
 
@@ -28,7 +30,8 @@ from rest_framework.filters import BaseFilterBackend
 from tasks.models import TaskStatus, WorkerState
 
 CREATED_AT_SKEW = timedelta(minutes=1)
-HEX_PREFIX = re.compile(r"^[0-9a-f]{4,32}$")
+# An id prefix long enough to be meant as one (ids in logs are shortened to 8+ digits).
+HEX_PREFIX = re.compile(r"^[0-9a-f]{8,32}$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -75,7 +78,7 @@ class TaskFilter(StrictFilterSet):
     created_after = filters.IsoDateTimeFilter(method="filter_created", help_text="Created at or after (ISO 8601).")
     created_before = filters.IsoDateTimeFilter(method="filter_created", help_text="Created before (ISO 8601).")
     search = filters.CharFilter(method="filter_search", max_length=200,
-                                help_text="A task id or id prefix, or text found in the payload.")
+                                help_text="A task id, the start of one (8+ hex digits), or text in the payload.")
 
     def filter_created(self, queryset, name, value):
         try:
@@ -95,10 +98,9 @@ class TaskFilter(StrictFilterSet):
             return queryset.filter(id=uuid.UUID(value))
         except ValueError:
             pass
-        matches = Q(payload_text__icontains=value)
         if (ids := id_prefix_range(value)) is not None:
-            matches |= ids
-        return queryset.alias(payload_text=Cast("payload", TextField())).filter(matches)
+            return queryset.filter(ids)
+        return queryset.alias(payload_text=Cast("payload", TextField())).filter(payload_text__icontains=value)
 
 
 class DeadLetterFilter(TaskFilter):
