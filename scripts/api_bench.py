@@ -156,9 +156,11 @@ def main() -> None:
         ("created_before=6 days ago", {"created_before": six_days_ago}),
         ("search=<full id>", {"search": str(sample)}),
         ("search=<id prefix, 13 chars>", {"search": str(sample)[:13]}),
-        ("search=payload text (recent match)", {"search": f"user{total - 100}@"}),
-        ("search=payload text (old match)", {"search": "user100@"}),
+        ("search=payload text (every task matches)", {"search": "example.com"}),
+        ("search=payload text (one old task matches)", {"search": "user100@"}),
         ("search=payload text (no match)", {"search": "nobody@nowhere"}),
+        ("search=payload text, status=failed", {"search": "nobody@nowhere", "status": "failed"}),
+        ("search=payload text, created_after=1 day ago", {"search": "nobody@nowhere", "created_after": day_ago}),
     ]
     print("## GET /api/tasks\n")
     print("| query | request ms (median / max) | statement execution |\n| --- | --- | --- |")
