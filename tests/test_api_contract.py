@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.api_helpers import client_for, user  # noqa: F401 - fixtures
+from tests.api_helpers import client_for
 from tests.api_server import ApiServer
 from tests.conftest import wait_for
 

@@ -6,7 +6,7 @@ import pytest
 import requests
 from django.db import connection
 
-from tests.api_helpers import client_for, user  # noqa: F401 - fixtures
+from tests.api_helpers import client_for
 from tests.api_server import ApiServer, TcpProxy, proxied_database_url, upstream_address
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from tasks import queue
 from tasks.models import Queue, Task
-from tests.api_helpers import api, client_for, error_of, post, staff_api, user  # noqa: F401 - fixtures
+from tests.api_helpers import client_for, error_of, post
 from tests.factories import TaskFactory
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from tasks import stats
 from tasks.maintenance import fold_stats
 from tasks.models import Queue, Task, TaskStatus, Worker, WorkerState
-from tests.api_helpers import api, error_of, post, staff_api, user  # noqa: F401 - fixtures
+from tests.api_helpers import error_of, post
 from tests.factories import TaskFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db

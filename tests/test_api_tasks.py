@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tasks.models import Task, TaskStatus, WebhookDelivery
-from tests.api_helpers import api, error_of, post, staff_api, user  # noqa: F401 - fixtures
+from tests.api_helpers import error_of, post
 from tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -224,3 +224,18 @@ def test_task_actions_on_unknown_ids_are_404s(api):
                      api.delete(f"/api/tasks/{missing}"), api.get(f"/api/tasks/{missing}/details")):
         error_of(response, 404, "not_found")
 
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_payload_search_runs_on_the_index_order_for_its_own_request_only(api):
+    tasks = [TaskFactory(payload={"order": f"A-{i}"}) for i in range(3)]
+    with CaptureQueriesContext(connection) as queries:
+        found = ids(api.get("/api/tasks?search=a-1"))
+    assert found == [str(tasks[1].id)]
+    assert any(q["sql"] == "SET LOCAL enable_sort = off" for q in queries.captured_queries)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW enable_sort")
+        assert cursor.fetchone()[0] == "on"
+    with CaptureQueriesContext(connection) as queries:
+        assert ids(api.get(f"/api/tasks?search={tasks[0].id}")) == [str(tasks[0].id)]
+    assert not any("enable_sort" in q["sql"] for q in queries.captured_queries)

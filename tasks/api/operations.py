@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from tasks import queue, stats
 from tasks.api.errors import Conflict
-from tasks.api.filters import CreationOrder, DeadLetterFilter, WorkerFilter
+from tasks.api.filters import CreationOrder, DeadLetterFilter, OrderedSearch, WorkerFilter
 from tasks.api.ops_serializers import (
     DeadLettersDeletedSerializer, DeadLettersRetriedSerializer, PurgedSerializer, QueueLimitSerializer,
     QueueSerializer, WorkerDetailSerializer, WorkerSerializer, queue_summary,
@@ -112,7 +112,7 @@ class QueueViewSet(viewsets.GenericViewSet):
         return queue_summary(name, row, counts, timezone.now())
 
 
-class DeadLetterList(generics.ListAPIView):
+class DeadLetterList(OrderedSearch, generics.ListAPIView):
     """Failed tasks: the dead letters. Filters as for /api/tasks (without status)."""
 
     queryset = Task.objects.dead_letters()

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from tasks import backpressure, queue
 from tasks.api.details import TaskDetailSerializer
 from tasks.api.errors import Conflict
-from tasks.api.filters import CreationOrder, TaskFilter
+from tasks.api.filters import CreationOrder, OrderedSearch, TaskFilter
 from tasks.api.serializers import BulkCreatedSerializer, BulkCreateSerializer, TaskCreateSerializer, TaskSerializer
 from tasks.models import Task
 
@@ -24,7 +24,7 @@ RETRYING = inline_serializer("Retrying", {
 })
 
 
-class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Task.objects.all()
     serializer_class = TaskSerializer
     filter_backends = [DjangoFilterBackend, CreationOrder]
