@@ -52,8 +52,10 @@ def wait_ready(url: str, server: subprocess.Popen) -> None:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="fuzz-pgdata-") as pgdata:
-        env = {**os.environ, "QUEUE_API_RATE": "", "QUEUE_API_ANON_RATE": "", "EMBEDDED_PGDATA": pgdata}
+    with tempfile.TemporaryDirectory(prefix="fuzz-api-") as work:
+        # The embedded server's data and schemathesis's cache both live and die here.
+        env = {**os.environ, "QUEUE_API_RATE": "", "QUEUE_API_ANON_RATE": "",
+               "EMBEDDED_PGDATA": str(Path(work) / "pgdata")}
         manage(env, "migrate", "--verbosity", "0")
         token = manage(env, "create_api_token", "schemathesis", "--staff")
         port = free_port()
@@ -75,7 +77,7 @@ def main() -> int:
             ]
             print("fuzz:", " ".join(command).replace(token, "<token>"), flush=True)
             try:
-                return subprocess.run(command, cwd=ROOT, env=env, timeout=TIME_LIMIT).returncode
+                return subprocess.run(command, cwd=work, env=env, timeout=TIME_LIMIT).returncode
             except subprocess.TimeoutExpired:
                 print(f"fuzz: schemathesis ran past {TIME_LIMIT}s", file=sys.stderr)
                 return 1
