@@ -43,9 +43,9 @@ class ApiServer:
             if self.proc.poll() is not None:
                 raise AssertionError(f"The server exited: {self.output}")
             try:
-                requests.get(f"{self.url}/api/schema", timeout=2)
+                requests.get(f"{self.url}/api/health", timeout=10)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or slow to answer its first request
                 time.sleep(0.1)
         raise AssertionError(f"The server did not start: {self.output}")
 

@@ -96,8 +96,13 @@ def test_cors_preflight_allows_configured_origins_only(settings, client):
     assert "idempotency-key" in allowed["Access-Control-Allow-Headers"]
     refused = client.options("/api/tasks", HTTP_ORIGIN="https://evil.example.com", **preflight)
     assert "Access-Control-Allow-Origin" not in refused
-    throttled = client.get("/api/health", HTTP_ORIGIN="https://app.example.com")
-    assert "Retry-After" in throttled["Access-Control-Expose-Headers"]
+    health = client.get("/api/health", HTTP_ORIGIN="https://app.example.com")
+    assert "Retry-After" in health["Access-Control-Expose-Headers"]
+    with_queue_settings(settings, API_MAX_BODY_BYTES=10)
+    too_large = client.post("/api/tasks", data='{"type": "echo"}', content_type="application/json",
+                            HTTP_ORIGIN="https://app.example.com")
+    assert too_large.status_code == 413  # and a browser may read why:
+    assert too_large["Access-Control-Allow-Origin"] == "https://app.example.com"
 
 
 # --- idempotency under concurrency -----------------------------------------------
