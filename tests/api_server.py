@@ -101,7 +101,7 @@ class TcpProxy:
             except OSError:
                 return
             try:
-                server = socket.create_connection(self.upstream)
+                server = self._connect_upstream()
             except OSError:
                 client.close()
                 continue
@@ -109,6 +109,14 @@ class TcpProxy:
                 self.sockets += [client, server]
             for source, target in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _connect_upstream(self) -> socket.socket:
+        host, port = self.upstream
+        if host.startswith("/"):  # a socket directory, as libpq names it
+            server = socket.socket(socket.AF_UNIX)
+            server.connect(f"{host}/.s.PGSQL.{port}")
+            return server
+        return socket.create_connection(self.upstream)
 
     @staticmethod
     def _pump(source: socket.socket, target: socket.socket) -> None:
@@ -132,8 +140,6 @@ def proxied_database_url(proxy: TcpProxy) -> str:
 
 
 def upstream_address() -> tuple[str, int]:
+    """Where PostgreSQL listens: a host, or a socket directory (the embedded server)."""
     s = connection.settings_dict
-    host = s["HOST"] or "127.0.0.1"
-    if host.startswith("/"):
-        raise RuntimeError("The proxy needs PostgreSQL over TCP.")
-    return host, int(s["PORT"] or 5432)
+    return s["HOST"] or "/var/run/postgresql", int(s["PORT"] or 5432)
