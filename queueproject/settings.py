@@ -227,7 +227,7 @@ TASK_QUEUE = {
     # REST API limits (see README, "REST API").
     "API_MAX_BODY_BYTES": env.int("QUEUE_API_MAX_BODY_BYTES", default=10 * 1024 * 1024),
     "BULK_MAX": env.int("QUEUE_BULK_MAX", default=1000),
-    "API_RATE": env.str("QUEUE_API_RATE", default="6000/minute"),  # per token; empty: no limit
+    "API_RATE": env.str("QUEUE_API_RATE", default="1000/second"),  # per token user; empty: no limit
     "API_ANON_RATE": env.str("QUEUE_API_ANON_RATE", default="600/minute"),  # per IP address
     "MAX_PENDING": env.int("QUEUE_MAX_PENDING", default=0),  # per queue; 0: no limit
     "BACKPRESSURE_RETRY_AFTER": env.int("QUEUE_BACKPRESSURE_RETRY_AFTER", default=5),
