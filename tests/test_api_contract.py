@@ -42,10 +42,12 @@ def service(user, tmp_path, start_worker, staff_token):
     # A worker silent for 3 s (the fast test setting) could be taken for dead on a busy machine.
     patient = {"QUEUE_WORKER_TIMEOUT": "20"}
     server = ApiServer(tmp_path / "server.log", env=patient)
-    start_worker("--concurrency", "1", env=patient)
-    server.wait_ready()
-    yield Curl(server.url, client_for(user)._credentials["HTTP_AUTHORIZATION"].split()[1])
-    server.stop()
+    try:
+        start_worker("--concurrency", "1", env=patient)
+        server.wait_ready()
+        yield Curl(server.url, client_for(user)._credentials["HTTP_AUTHORIZATION"].split()[1])
+    finally:
+        server.stop()
 
 
 @pytest.fixture
