@@ -8,6 +8,7 @@ The README lists every variable.
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.management.utils import get_random_secret_key
 
 from queueproject import database
@@ -54,6 +55,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # API guards, inside CORS so that browsers can read their answers: a 413 for
+    # oversized bodies, a 503 when the database is down.
+    "tasks.api.middleware.ApiGuardMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -118,6 +122,11 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SECURE_SSL_REDIRECT)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+# The API is the only cross-origin surface; browsers may send the idempotency
+# header and read Retry-After on 429 and 503.
+CORS_URLS_REGEX = r"^/(api/.*|tasks.*|stats/?|health/?)$"
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key")
+CORS_EXPOSE_HEADERS = ["Retry-After"]
 
 # Email: the `email` task type sends through the default mailer. EMAIL_BACKEND is
 # console (default), smtp, file, locmem, or a dotted path to a backend class.
@@ -152,15 +161,27 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "tasks.api.schema.QueueAutoSchema",
     "EXCEPTION_HANDLER": "tasks.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Per-client rate limits, counted in PostgreSQL so that every web process
+    # shares them; rates are read from TASK_QUEUE at request time.
+    "DEFAULT_THROTTLE_CLASSES": ["tasks.api.throttling.ClientRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "tasks.api.pagination.NewestFirstCursor",
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Task queue API",
     "DESCRIPTION": "A PostgreSQL task queue: create, inspect, retry and cancel tasks.",
     "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/api",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"TaskStatusEnum": "tasks.models.TaskStatus.choices",
+                            "WorkerStateEnum": "tasks.models.WorkerState.choices"},
+    "AUTHENTICATION_WHITELIST": ["rest_framework.authentication.TokenAuthentication"],
+    "PREPROCESSING_HOOKS": ["tasks.api.schema.only_api_paths"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "tasks.api.schema.finish"],
 }
 
 # The queue. Durations are in seconds.
@@ -203,6 +224,13 @@ TASK_QUEUE = {
     "WEBHOOK_ALLOW_PRIVATE": env.bool("QUEUE_WEBHOOK_ALLOW_PRIVATE", default=False),
     # Input limits.
     "MAX_PAYLOAD_BYTES": env.int("QUEUE_MAX_PAYLOAD_BYTES", default=256 * 1024),
+    # REST API limits (see README, "REST API").
+    "API_MAX_BODY_BYTES": env.int("QUEUE_API_MAX_BODY_BYTES", default=10 * 1024 * 1024),
+    "BULK_MAX": env.int("QUEUE_BULK_MAX", default=1000),
+    "API_RATE": env.str("QUEUE_API_RATE", default="1000/second"),  # per token user; empty: no limit
+    "API_ANON_RATE": env.str("QUEUE_API_ANON_RATE", default="600/minute"),  # per IP address
+    "MAX_PENDING": env.int("QUEUE_MAX_PENDING", default=0),  # per queue; 0: no limit
+    "BACKPRESSURE_RETRY_AFTER": env.int("QUEUE_BACKPRESSURE_RETRY_AFTER", default=5),
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

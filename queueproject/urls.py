@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/docs", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("tasks.api.urls")),
     path("dashboard/", include("dashboard.urls")),
+    path("", include("tasks.api.compat_urls")),
 ]
 
 handler404 = errors.not_found

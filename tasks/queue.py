@@ -18,16 +18,18 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from tasks import conf
 from tasks import retry as retry_policy
 from tasks.execution import Job, Outcome
-from tasks.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Task, TaskStatus
+from tasks.models import CANCELLABLE_STATUSES, FINISHED_STATUSES, RETRYABLE_STATUSES, Task, TaskStatus
 from tasks import validation
 
 NOTIFY_CHANNEL = "taskqueue"
+IDEMPOTENCY_CONSTRAINT = "task_idempotency_key"
 
 
 # --- Producers and operators -------------------------------------------------
@@ -83,6 +85,27 @@ def enqueue_many(tasks: Sequence[Task]) -> list[Task]:
     return Task.objects.bulk_create(tasks)
 
 
+def enqueue_idempotent(task: Task) -> tuple[Task, bool]:
+    """Insert a task made by `build` with an idempotency key, or return the task
+    that already holds the key: (task, created).
+
+    Race-free without locks: of concurrent duplicates one INSERT wins; the
+    others block on the unique index until it commits, fail, and then read it.
+    """
+    for _ in range(3):  # the holder may be pruned between our INSERT and SELECT
+        try:
+            with transaction.atomic():
+                task.save(force_insert=True)
+            return task, True
+        except IntegrityError as exc:
+            if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != IDEMPOTENCY_CONSTRAINT:
+                raise
+        existing = Task.objects.filter(idempotency_key=task.idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    raise IntegrityError(f"Idempotency key {task.idempotency_key!r} kept conflicting; try again.")
+
+
 def cancel(tasks: QuerySet, *, now: datetime | None = None) -> int:
     """Cancel the scheduled or pending tasks among `tasks`; returns how many."""
     now = now or timezone.now()
@@ -97,6 +120,13 @@ def retry(tasks: QuerySet, *, now: datetime | None = None) -> int:
     return tasks.filter(status__in=RETRYABLE_STATUSES).update(
         status=TaskStatus.PENDING, run_at=now, retry_count=0, completed_at=None, updated_at=now
     )
+
+
+def delete(tasks: QuerySet) -> int:
+    """Delete the finished tasks among `tasks` in one statement (their webhook
+    deliveries go with them, by a cascade in the database); returns how many."""
+    deleted, _ = tasks.filter(status__in=FINISHED_STATUSES).delete()
+    return deleted
 
 
 def purge(queue_name: str, *, now: datetime | None = None) -> int:

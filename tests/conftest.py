@@ -15,6 +15,9 @@ from psycopg.conninfo import make_conninfo
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Fixtures of the API tests: api, staff_api, user.
+pytest_plugins = ["tests.api_helpers"]
+
 # Short intervals so that tests of rescue, retries and promotion finish in seconds.
 FAST_QUEUE_ENV = {
     "QUEUE_HANDLER_MODULES": "tests.handlers",

@@ -1,7 +1,7 @@
-from django.urls import path
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from tasks.api import views
+from tasks.api import monitoring, operations, views
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -12,11 +12,19 @@ class OptionalSlashRouter(SimpleRouter):
         self.trailing_slash = "/?"
 
 
+def optional_slash(route: str, view, name: str):
+    return re_path(rf"^{route}/?$", view, name=name)
+
+
 router = OptionalSlashRouter()
 router.register("tasks", views.TaskViewSet, basename="task")
+router.register("workers", operations.WorkerViewSet, basename="worker")
+router.register("queues", operations.QueueViewSet, basename="queue")
 
 urlpatterns = [
-    path("health", views.health, name="health"),
-    path("health/", views.health),
+    optional_slash("health", monitoring.health, "health"),
+    optional_slash("stats", monitoring.stats, "stats"),
+    optional_slash("dead-letters", operations.DeadLetterList.as_view(), "dead-letters"),
+    optional_slash("dead-letters/retry", operations.DeadLetterRetry.as_view(), "dead-letters-retry"),
     *router.urls,
 ]

@@ -1,50 +1,115 @@
-"""REST endpoints: tasks and health. Views are thin: serializers validate,
-tasks.queue changes state."""
+"""Task endpoints: create (one, idempotent, or a batch), list, read, details,
+retry, cancel. Views are thin: serializers validate, tasks.queue changes state."""
 
-from django.db import DatabaseError, connection
-from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.decorators import api_view, permission_classes
-from rest_framework.permissions import AllowAny
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tasks.api.serializers import TaskCreateSerializer, TaskSerializer
-from tasks.models import Task, Worker
+from tasks import backpressure, queue
+from tasks.api.details import TaskDetailSerializer
+from tasks.api.errors import Conflict
+from tasks.api.filters import CreationOrder, OrderedSearch, TaskFilter
+from tasks.api.serializers import BulkCreatedSerializer, BulkCreateSerializer, TaskCreateSerializer, TaskSerializer
+from tasks.models import Task
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
+    description="Same as the idempotency_key field: a repeat returns the first task (200).",
+)
+RETRYING = inline_serializer("Retrying", {
+    "status": serializers.ChoiceField(choices=["retrying"]), "task_id": serializers.UUIDField(),
+})
 
 
-class TaskViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Task.objects.all()
     serializer_class = TaskSerializer
+    filter_backends = [DjangoFilterBackend, CreationOrder]
+    filterset_class = TaskFilter
 
-    def get_serializer_class(self):
-        return TaskCreateSerializer if self.action == "create" else TaskSerializer
-
-    @extend_schema(request=TaskCreateSerializer, responses={201: TaskSerializer})
+    @extend_schema(request=TaskCreateSerializer, parameters=[IDEMPOTENCY_HEADER],
+                   responses={201: TaskSerializer, 200: TaskSerializer})
     def create(self, request, *args, **kwargs):
-        serializer = TaskCreateSerializer(data=request.data)
+        """Create a task. With an idempotency key, a repeat returns the first task with 200."""
+        serializer = TaskCreateSerializer(data=self._with_idempotency_header(request))
         serializer.is_valid(raise_exception=True)
-        task = serializer.save()
+        task = serializer.validated_data["task"]
+        if task.idempotency_key and (existing := Task.objects.filter(idempotency_key=task.idempotency_key).first()):
+            return self._replayed(existing)
+        backpressure.check([task.queue])
+        if task.idempotency_key:
+            task, created = queue.enqueue_idempotent(task)
+            if not created:
+                return self._replayed(task)
+        else:
+            task.save(force_insert=True)
         return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=BulkCreateSerializer, responses={201: BulkCreatedSerializer})
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        """Create up to QUEUE_BULK_MAX tasks in one statement, all or nothing."""
+        serializer = BulkCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tasks = [item["task"] for item in serializer.validated_data["tasks"]]
+        backpressure.check(task.queue for task in tasks)
+        queue.enqueue_many(tasks)
+        return Response({"count": len(tasks), "ids": [task.id for task in tasks]}, status=status.HTTP_201_CREATED)
 
-@extend_schema(
-    responses={200: inline_serializer("Health", {"status": serializers.CharField(),
-                                                 "database": serializers.CharField(),
-                                                 "workers": serializers.IntegerField()})},
-    auth=[],
-)
-@api_view(["GET"])
-@permission_classes([AllowAny])
-def health(request):
-    """Liveness of the service: the database answers, and how many workers are alive."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        workers = Worker.objects.alive(timezone.now()).count()
-    except DatabaseError as exc:
-        return Response(
-            {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}", "workers": None},
-            status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"},
-        )
-    return Response({"status": "ok", "database": "ok", "workers": workers})
+    @extend_schema(responses=TaskDetailSerializer)
+    @action(detail=True, methods=["get"])
+    def details(self, request, pk=None):
+        """The task with every attempt's error and traceback, timings, workers and webhook deliveries."""
+        task = self.get_object()
+        return Response(TaskDetailSerializer(task).data)
+
+    @extend_schema(request=None, responses={200: RETRYING})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        """Put a failed or cancelled task back to pending, with a fresh set of retries."""
+        task = self.get_object()
+        if not task.retry():
+            raise self._conflict(task, "retried", "failed or cancelled")
+        return Response({"status": "retrying", "task_id": task.id})
+
+    @extend_schema(request=None, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a scheduled or pending task."""
+        return self._cancel()
+
+    @extend_schema(request=None, responses={200: TaskSerializer})
+    def destroy(self, request, pk=None):
+        """Cancel a scheduled or pending task (the row stays, as history)."""
+        return self._cancel()
+
+    def _cancel(self) -> Response:
+        task = self.get_object()
+        if not task.cancel():
+            raise self._conflict(task, "cancelled", "scheduled or pending")
+        task.refresh_from_db()
+        return Response(TaskSerializer(task).data)
+
+    @staticmethod
+    def _conflict(task: Task, verb: str, allowed: str) -> Conflict:
+        task.refresh_from_db(fields=["status"])
+        return Conflict(f"Task {task.id} is {task.status}; only {allowed} tasks can be {verb}.")
+
+    @staticmethod
+    def _with_idempotency_header(request):
+        header = request.headers.get("Idempotency-Key")
+        data = request.data
+        if header is None or not isinstance(data, dict):
+            return data
+        if data.get("idempotency_key") not in (None, header):
+            raise serializers.ValidationError(
+                {"idempotency_key": ["The Idempotency-Key header and the idempotency_key field differ."]}
+            )
+        return {**data, "idempotency_key": header}
+
+    @staticmethod
+    def _replayed(task: Task) -> Response:
+        return Response(TaskSerializer(task).data, status=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})

@@ -8,6 +8,7 @@ from .task import (
     TaskQuerySet,
     TaskStatus,
 )
+from .throttle import RateWindow
 from .webhook import DeliveryStatus, WebhookDelivery
 from .worker import Queue, Worker, WorkerState
 
@@ -18,6 +19,7 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "DeliveryStatus",
     "Queue",
+    "RateWindow",
     "StatCount",
     "StatDelta",
     "StatMinute",

@@ -1,0 +1,169 @@
+"""Filters and ordering of task lists, chosen so that each stays an index scan.
+
+- status: the (status, id) index serves "one status, newest first".
+- created_after / created_before: ids are UUIDv7, whose first 48 bits are the
+  creation time in milliseconds, so a time range is also an id range, which
+  the primary key (or the status index) seeks to directly. The exact
+  created_at test is kept; the id bound is widened by CREATED_AT_SKEW, the
+  most that created_at and the id's time may differ by.
+- search: a whole id is a primary-key lookup; 8 or more hex digits (dashes
+  allowed) are the start of an id, an id range; any other text is looked for
+  in the payload's JSON text. PostgreSQL guesses such matches rare and would
+  read the whole table then sort; OrderedSearch keeps it on the id order
+  instead, which stops once a page is full: fast when matches are common and
+  recent, about one pass over the (filtered) table when they are not (about
+  1 s at a million rows; see docs/api-performance.md). Narrow it with filters.
+- type, queue, priority: tested on the rows the scan above visits.
+"""
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from django import forms
+from django.db import connection, transaction
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
+from django_filters import rest_framework as filters
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import BaseFilterBackend
+
+from tasks.models import TaskStatus, WorkerState
+
+CREATED_AT_SKEW = timedelta(minutes=1)
+# An id prefix long enough to be meant as one (ids in logs are shortened to 8+ digits).
+HEX_PREFIX = re.compile(r"^[0-9a-f]{8,32}$")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class IntegerFilter(filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+def uuid7_floor(moment: datetime) -> uuid.UUID:
+    """The smallest UUIDv7 of `moment`'s millisecond (and so below every id made at or after it)."""
+    millis = max(0, int((moment - EPOCH) / timedelta(milliseconds=1)))
+    return uuid.UUID(int=min(millis, 2**48 - 1) << 80)
+
+
+def id_prefix_range(text: str) -> Q | None:
+    """Ids that start with the hex digits of `text` (dashes ignored), as a range."""
+    digits = text.replace("-", "").lower()
+    if not HEX_PREFIX.match(digits):
+        return None
+    low = uuid.UUID(digits.ljust(32, "0"))
+    high = uuid.UUID(digits.ljust(32, "f"))
+    return Q(id__gte=low, id__lte=high)
+
+
+class StrictFilterSet(filters.FilterSet):
+    """A parameter that is present must hold a value: `?status=` or `?alive=maybe`
+    is a mistake to report, not a filter to drop silently (free text excepted)."""
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        for name, filter_ in self.filters.items():
+            if isinstance(filter_, filters.CharFilter) or name not in self.data or name in self.form.errors:
+                continue
+            if self.form.cleaned_data.get(name) in (None, ""):
+                self.form.add_error(name, "Give a value, or leave the parameter out.")
+        return valid and not self.form.errors
+
+
+class TaskFilter(StrictFilterSet):
+    status = filters.ChoiceFilter(choices=TaskStatus.choices)
+    type = filters.CharFilter(help_text="Task type, exactly.")
+    queue = filters.CharFilter(help_text="Queue name, exactly.")
+    priority_min = IntegerFilter(field_name="priority", lookup_expr="gte", help_text="Priority at least this.")
+    priority_max = IntegerFilter(field_name="priority", lookup_expr="lte", help_text="Priority at most this.")
+    created_after = filters.IsoDateTimeFilter(method="filter_created", help_text="Created at or after (ISO 8601).")
+    created_before = filters.IsoDateTimeFilter(method="filter_created", help_text="Created before (ISO 8601).")
+    search = filters.CharFilter(method="filter_search", max_length=200,
+                                help_text="A task id, the start of one (8+ hex digits), or text in the payload.")
+
+    def filter_created(self, queryset, name, value):
+        try:
+            # In UTC: PostgreSQL refuses offsets beyond 15:59 that Python accepts.
+            value = value.astimezone(UTC)
+            if name == "created_after":
+                return queryset.filter(created_at__gte=value, id__gte=uuid7_floor(value - CREATED_AT_SKEW))
+            return queryset.filter(created_at__lt=value, id__lt=uuid7_floor(value + CREATED_AT_SKEW))
+        except OverflowError:
+            raise ValidationError({name: ["The time is out of range: use a year from 1 to 9999."]}) from None
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        try:
+            return queryset.filter(id=uuid.UUID(value))
+        except ValueError:
+            pass
+        if (ids := id_prefix_range(value)) is not None:
+            return queryset.filter(ids)
+        return queryset.alias(payload_text=Cast("payload", TextField())).filter(payload_text__icontains=value)
+
+
+def is_payload_search(request) -> bool:
+    value = request.query_params.get("search", "").strip()
+    if not value or id_prefix_range(value) is not None:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return True
+    return False
+
+
+class OrderedSearch:
+    """For list views: run a payload text search on the index order, newest
+    first, so that it stops at a full page (the planner would sort instead)."""
+
+    def list(self, request, *args, **kwargs):
+        if not is_payload_search(request):
+            return super().list(request, *args, **kwargs)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_sort = off")  # for this transaction only
+            return super().list(request, *args, **kwargs)
+
+
+class DeadLetterFilter(TaskFilter):
+    """The task filters, within failed tasks."""
+
+    status = None
+
+
+class WorkerFilter(StrictFilterSet):
+    state = filters.ChoiceFilter(choices=WorkerState.choices)
+    alive = filters.BooleanFilter(method="filter_alive", help_text="Heartbeating and not stopped.")
+
+    def filter_alive(self, queryset, name, value):
+        alive = queryset.alive()
+        return alive if value else queryset.exclude(pk__in=alive.values("pk"))
+
+
+class CreationOrder(BaseFilterBackend):
+    """?ordering=-created_at (newest first, the default) or created_at. Both
+    are the id order (UUIDv7), which every list's index already provides;
+    orders that would sort a whole table are deliberately not offered."""
+
+    param = "ordering"
+    choices = {"-created_at": ("-id",), "created_at": ("id",)}
+
+    def get_ordering(self, request, queryset, view) -> tuple[str, ...]:
+        value = request.query_params.get(self.param, "-created_at")
+        if value not in self.choices:
+            raise ValidationError({self.param: [f"Use one of: {', '.join(self.choices)}."]})
+        return self.choices[value]
+
+    def filter_queryset(self, request, queryset, view):
+        return queryset.order_by(*self.get_ordering(request, queryset, view))
+
+    def get_schema_operation_parameters(self, view):
+        return [{
+            "name": self.param, "required": False, "in": "query",
+            "description": "Creation order: newest first (default) or oldest first.",
+            "schema": {"type": "string", "enum": list(self.choices), "default": "-created_at"},
+        }]
+

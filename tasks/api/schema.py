@@ -1,0 +1,90 @@
+"""The OpenAPI schema as clients (and schemathesis) see it.
+
+- Every operation documents the error responses it can give, in the one error
+  shape, so that generated clients and the contract checks know them.
+- The reference-compatibility root paths (/tasks, /stats, /health) are left
+  out: they duplicate /api/... exactly.
+- The task type is an enum of the types registered in this server.
+"""
+
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+
+from tasks import conf, registry
+from tasks.api.permissions import StaffWrites
+
+BODY_METHODS = ("POST", "PUT", "PATCH")
+CONFLICT_ACTIONS = {"retry", "cancel", "destroy", "pause", "resume"}
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}}
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable: invalid, not_found, conflict, queue_full...")
+    message = serializers.CharField(help_text="A sentence that says what is wrong and what to do.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text='The fields at fault and why; nested fields are named like "tasks[3].priority".',
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+class QueueAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code, description in self._error_codes():
+            if str(code) in responses:
+                continue
+            response = self._get_response_for_code(ErrorSerializer, str(code), direction=direction)
+            response["description"] = description
+            if code in (429, 503):
+                response["headers"] = RETRY_AFTER
+            responses[str(code)] = response
+        return responses
+
+    def _error_codes(self) -> list[tuple[int, str]]:
+        public = any(p is AllowAny for p in self.view.permission_classes)
+        action = getattr(self.view, "action", None)
+        has_body = self.method in BODY_METHODS and self.get_request_serializer() is not None
+        codes = []
+        if has_body or self._get_filter_parameters() or self._get_pagination_parameters():
+            codes.append((400, "Invalid input: the fields at fault are named."))
+        if not public:
+            codes.append((401, "No valid token: send 'Authorization: Token <token>'."))
+        if StaffWrites in self.view.permission_classes and self.method not in ("GET", "HEAD", "OPTIONS"):
+            codes.append((403, "This operation needs a staff user's token."))
+        if "{" in self.path:
+            codes.append((404, "Not found."))
+        if action in CONFLICT_ACTIONS or self.method == "DELETE" and "{" in self.path:
+            codes.append((409, "The current state does not allow this; the message says why."))
+        if self.method in BODY_METHODS or self.method == "DELETE":
+            codes.append((413, "The request body is larger than QUEUE_API_MAX_BODY_BYTES."))
+        if has_body:
+            codes.append((415, "Send the body as application/json."))
+        if not public:
+            codes.append((429, "Rate limited: wait as Retry-After says."))
+        codes.append((503, "The database is unreachable, or the queue is full (backpressure)."))
+        return codes
+
+
+def only_api_paths(endpoints, **kwargs):
+    """Preprocessing hook: document /api/... only, not the schema itself."""
+    return [e for e in endpoints if e[0].startswith("/api/") and not e[0].startswith("/api/schema")]
+
+
+def finish(result, generator, request, public):
+    """Postprocessing hook: paths without a trailing slash; the `type` of a new
+    task is one of this server's registered types."""
+    # Routes accept paths with or without the slash; document them as the reference does, without.
+    result["paths"] = {path.rstrip("/"): item for path, item in result["paths"].items()}
+    schemas = result.get("components", {}).get("schemas", {})
+    for component in ("TaskCreateRequest", "BulkTaskRequest"):
+        if properties := schemas.get(component, {}).get("properties"):
+            properties["type"]["enum"] = registry.exposed_names()
+            properties["timeout"].update(minimum=0, exclusiveMinimum=True)
+    if bulk := schemas.get("BulkCreateRequest"):
+        bulk["properties"]["tasks"].update(minItems=1, maxItems=conf.get("BULK_MAX"))
+    return result
