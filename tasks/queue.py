@@ -112,6 +112,11 @@ def run_now(tasks: QuerySet, *, now: datetime | None = None) -> int:
     )
 
 
+def delete_dead_letters(tasks: QuerySet) -> int:
+    """Delete the failed tasks among `tasks` (their webhook deliveries cascade in the database)."""
+    return tasks.filter(status=TaskStatus.FAILED).delete()[0]
+
+
 # --- The worker's batch statements -------------------------------------------
 
 # The CTE is MATERIALIZED so that LIMIT and FOR NO KEY UPDATE SKIP LOCKED apply
