@@ -5,6 +5,7 @@ from uuid import UUID
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from dashboard.access import staff_required
 from dashboard.forms import TaskFilterForm
@@ -60,7 +61,7 @@ def task_detail(request, pk):
 
 def attempts(task: Task) -> list[dict]:
     """Every attempt: the failed ones from `errors`, then the current one's outcome."""
-    rows = [{**error, "failed": True} for error in task.errors]
+    rows = [{**error, "failed": True, "at": parse_datetime(error.get("at") or "")} for error in task.errors]
     recorded = {row.get("attempt") for row in rows}
     if task.attempt and task.attempt not in recorded:
         rows.append({"attempt": task.attempt, "failed": False, "outcome": task.status,
