@@ -36,23 +36,20 @@ def _scope(params) -> str:
     return f" of {' and '.join(parts)}" if parts else ""
 
 
-@staff_required
-@require_POST
-def retry_all(request):
-    scope = _scope(request.POST)
-    return perform(
-        request, question=f"Retry every dead letter{scope}? They go back to pending.",
-        do=lambda: f"{plural(queue.retry(_selected(request.POST)), 'dead letter')}{scope} retried.",
-        back=reverse("dashboard:dead_letters"),
-    )
+def _all(question: str, change, verb: str):
+    @staff_required
+    @require_POST
+    def view(request):
+        scope = _scope(request.POST)
+        return perform(
+            request, question=question.format(scope=scope),
+            do=lambda: f"{plural(change(_selected(request.POST)), 'dead letter')}{scope} {verb}.",
+            back=reverse("dashboard:dead_letters"),
+        )
+
+    return view
 
 
-@staff_required
-@require_POST
-def delete_all(request):
-    scope = _scope(request.POST)
-    return perform(
-        request, question=f"Delete every dead letter{scope}? Their payloads and errors are lost.",
-        do=lambda: f"{plural(queue.delete_dead_letters(_selected(request.POST)), 'dead letter')}{scope} deleted.",
-        back=reverse("dashboard:dead_letters"),
-    )
+retry_all = _all("Retry every dead letter{scope}? They go back to pending.", queue.retry, "retried")
+delete_all = _all("Delete every dead letter{scope}? Their payloads and errors are lost.",
+                  queue.delete_dead_letters, "deleted")

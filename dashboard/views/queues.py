@@ -18,24 +18,21 @@ def queue_list(request):
     return render_live(request, "dashboard/queues.html", {"now": now, "queues": queue_rows(now)})
 
 
-@staff_required
-@require_POST
-def pause(request, name):
-    def do():
-        Queue.pause(name)
-        return f"Queue {name} is paused: workers claim nothing from it until it is resumed."
+def _steer(change, outcome: str):
+    @staff_required
+    @require_POST
+    def view(request, name):
+        def do():
+            change(name)
+            return outcome.format(name=name)
 
-    return perform(request, do=do, back=reverse("dashboard:queues"))
+        return perform(request, do=do, back=reverse("dashboard:queues"))
+
+    return view
 
 
-@staff_required
-@require_POST
-def resume(request, name):
-    def do():
-        Queue.resume(name)
-        return f"Queue {name} is running again."
-
-    return perform(request, do=do, back=reverse("dashboard:queues"))
+pause = _steer(Queue.pause, "Queue {name} is paused: workers claim nothing from it until it is resumed.")
+resume = _steer(Queue.resume, "Queue {name} is running again.")
 
 
 @staff_required
