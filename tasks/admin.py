@@ -3,13 +3,12 @@
 Status changes go through tasks.queue (the actions below), never through the
 edit form, so the admin cannot put a task in a state the worker does not
 expect. Lists stay usable at millions of rows: no COUNT(*) of the whole table
-(the planner's estimate instead), and filters whose choices come from the
+(the statistics counters instead), and filters whose choices come from the
 registry and the counters rather than a SELECT DISTINCT over tasks.
 """
 
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
-from django.db import connection
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
@@ -22,20 +21,16 @@ STATUS_COLOURS = {
 }
 
 
-class EstimatedCountPaginator(Paginator):
-    """Counts an unfiltered table from PostgreSQL's statistics: exact counts of
-    millions of rows take seconds, and a page number needs only the size."""
+class TaskCountPaginator(Paginator):
+    """Counts the unfiltered task list from the trigger-maintained counters
+    (tasks.stats): exact, and free at any size, where COUNT(*) over millions of
+    rows takes seconds. A filtered list is counted by the database."""
 
     @cached_property
     def count(self) -> int:
-        query = self.object_list.query
-        if query.where or query.distinct:
+        if self.object_list.query.where:
             return super().count
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                           [self.object_list.model._meta.db_table])
-            estimate = cursor.fetchone()[0]
-        return estimate if estimate > 10_000 else super().count
+        return sum(sum(statuses.values()) for statuses in stats.counts().values())
 
 
 class TypeFilter(admin.SimpleListFilter):
@@ -90,7 +85,7 @@ class TaskAdmin(admin.ModelAdmin):
     list_filter = ("status", TypeFilter, QueueFilter, PriorityFilter)
     search_fields = ("=id", "=type", "=queue", "last_error")
     date_hierarchy = "created_at"
-    paginator = EstimatedCountPaginator
+    paginator = TaskCountPaginator
     show_full_result_count = False
     list_per_page = 50
     actions = ("retry_tasks", "cancel_tasks", "run_tasks_now")
