@@ -27,7 +27,9 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client, path):
 
 @pytest.mark.parametrize("path", PAGES)
 def test_signed_in_users_who_are_not_staff_are_refused(member_client, path):
-    assert member_client.get(path).status_code == 403
+    response = member_client.get(path)
+    assert response.status_code == 403
+    assert "signed in as <b>member</b>, but this page is for staff users" in response.content.decode()
 
 
 @pytest.mark.parametrize("path", PAGES)
