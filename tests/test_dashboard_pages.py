@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from tasks import queue
-from tasks.models import Queue, StatMinute, Task, TaskStatus, WebhookDelivery, Worker, WorkerState
+from tasks.models import Queue, StatMinute, TaskStatus, WebhookDelivery, WorkerState
 from tests.dashboard_helpers import HTMX, member_client, staff, staff_client  # noqa: F401 - fixtures
 from tests.factories import TaskFactory, WorkerFactory
 
