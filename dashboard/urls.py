@@ -1,9 +1,26 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard.views import create, dead_letters, overview, queues, task_actions, tasks, workers
 
 app_name = "dashboard"
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
+    path("", overview.overview, name="overview"),
+    path("tasks/", tasks.task_list, name="tasks"),
+    path("tasks/new/", create.create_task, name="create"),
+    path("tasks/<uuid:pk>/", tasks.task_detail, name="task"),
+    path("tasks/<uuid:pk>/retry/", task_actions.retry, name="task_retry"),
+    path("tasks/<uuid:pk>/cancel/", task_actions.cancel, name="task_cancel"),
+    path("tasks/<uuid:pk>/run-now/", task_actions.run_now, name="task_run_now"),
+    path("tasks/<uuid:pk>/delete/", task_actions.delete, name="task_delete"),
+    path("workers/", workers.worker_list, name="workers"),
+    path("workers/<uuid:pk>/pause/", workers.pause, name="worker_pause"),
+    path("workers/<uuid:pk>/resume/", workers.resume, name="worker_resume"),
+    path("queues/", queues.queue_list, name="queues"),
+    path("queues/<str:name>/pause/", queues.pause, name="queue_pause"),
+    path("queues/<str:name>/resume/", queues.resume, name="queue_resume"),
+    path("queues/<str:name>/purge/", queues.purge, name="queue_purge"),
+    path("dead-letters/", dead_letters.dead_letter_list, name="dead_letters"),
+    path("dead-letters/retry-all/", dead_letters.retry_all, name="dead_letters_retry_all"),
+    path("dead-letters/delete-all/", dead_letters.delete_all, name="dead_letters_delete_all"),
 ]

@@ -25,7 +25,7 @@ from django.utils import timezone
 from tasks import conf
 from tasks import retry as retry_policy
 from tasks.execution import Job, Outcome
-from tasks.models import CANCELLABLE_STATUSES, FINISHED_STATUSES, RETRYABLE_STATUSES, Task, TaskStatus
+from tasks.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Task, TaskStatus
 from tasks import validation
 
 NOTIFY_CHANNEL = "taskqueue"
@@ -122,13 +122,6 @@ def retry(tasks: QuerySet, *, now: datetime | None = None) -> int:
     )
 
 
-def delete(tasks: QuerySet) -> int:
-    """Delete the finished tasks among `tasks` in one statement (their webhook
-    deliveries go with them, by a cascade in the database); returns how many."""
-    deleted, _ = tasks.filter(status__in=FINISHED_STATUSES).delete()
-    return deleted
-
-
 def purge(queue_name: str, *, now: datetime | None = None) -> int:
     """Cancel every scheduled and pending task of a queue; the rows stay, as history."""
     return cancel(Task.objects.filter(queue=queue_name), now=now)
@@ -140,6 +133,12 @@ def run_now(tasks: QuerySet, *, now: datetime | None = None) -> int:
     return tasks.filter(status=TaskStatus.SCHEDULED).update(
         status=TaskStatus.PENDING, run_at=now, updated_at=now
     )
+
+
+def delete_dead_letters(tasks: QuerySet) -> int:
+    """Delete the failed tasks among `tasks` in one statement (their webhook
+    deliveries go with them, by a cascade in the database); returns how many."""
+    return tasks.filter(status=TaskStatus.FAILED).delete()[0]
 
 
 # --- The worker's batch statements -------------------------------------------

@@ -124,7 +124,7 @@ class DeadLetterList(OrderedSearch, generics.ListAPIView):
     @extend_schema(responses={200: DeadLettersDeletedSerializer})
     def delete(self, request):
         """Delete the dead letters that match the filters (all of them without filters)."""
-        return Response({"deleted": queue.delete(self.filter_queryset(self.get_queryset()))})
+        return Response({"deleted": queue.delete_dead_letters(self.filter_queryset(self.get_queryset()))})
 
 
 class DeadLetterRetry(generics.GenericAPIView):

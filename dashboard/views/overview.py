@@ -1,0 +1,26 @@
+"""Overview: stat cards, throughput chart, queue depths, recent tasks; live."""
+
+from django.utils import timezone
+
+from dashboard.access import staff_required
+from dashboard.chart import throughput_chart
+from dashboard.queues import queue_rows
+from dashboard.rendering import render_live
+from tasks import stats
+from tasks.models import Task
+
+RECENT = 10
+
+
+@staff_required
+def overview(request):
+    now = timezone.now()
+    summary = stats.summary(now)
+    context = {
+        "now": now,
+        "stats": summary,
+        "chart": throughput_chart(stats.per_minute(now)),
+        "queues": queue_rows(now, summary["queues"]),
+        "recent": Task.objects.order_by("-id")[:RECENT],
+    }
+    return render_live(request, "dashboard/overview.html", context)
