@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Short intervals so that tests of rescue, retries and promotion finish in seconds.
 FAST_QUEUE_ENV = {
-    "QUEUE_HANDLER_MODULES": "tests.handlers",
+    "QUEUE_HANDLER_MODULES": "tests.handlers,tests.pytasks",
     "QUEUE_HEARTBEAT_INTERVAL": "0.5",
     "QUEUE_WORKER_TIMEOUT": "3",
     "QUEUE_RESCUE_INTERVAL": "0.5",
