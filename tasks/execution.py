@@ -65,6 +65,8 @@ class Outcome:
 
 _current: ContextVar[Job] = ContextVar("current_job")
 
+NOT_JSON = "The handler returned a value that is not JSON"
+
 
 def current_job() -> Job:
     """The job running in this process; for handlers that want its id or attempt."""
@@ -111,8 +113,8 @@ def describe(exc: BaseException) -> dict:
     """The error entry kept in a task's history."""
     kind = type(exc)
     message = str(exc)
-    if isinstance(exc, TypeError | ValueError) and "JSON" in message:
-        message = f"The handler returned a value that is not JSON: {message}"
+    if isinstance(exc, TypeError | ValueError) and "JSON" in message and not message.startswith(NOT_JSON):
+        message = f"{NOT_JSON}: {message}"
     return {
         "type": f"{kind.__module__}.{kind.__qualname__}",
         "message": message,

@@ -214,7 +214,7 @@ def _runner(task: QueueTask):
             try:
                 value = normalize_json(value)
             except (TypeError, ValueError) as exc:
-                raise TypeError(f"The task returned a value that is not JSON: {exc}") from exc
+                raise TypeError(f"{execution.NOT_JSON}: {exc}") from exc
         except BaseException as exc:
             kind = type(exc)
             result.errors.append(TaskError(
