@@ -1,21 +1,19 @@
 """@task functions run by real `manage.py worker` processes; results read back
 through Django's task API from this (another) process."""
 
-import multiprocessing
 import os
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import transaction
 from django.tasks import TaskResultStatus, default_task_backend
 from django.utils import timezone
 
 from tasks.exceptions import TaskTimeout
 from tasks.models import Task, TaskStatus, Worker
-from tests import pytasks
-from tests.conftest import wait_for
+from tests import concurrency, pytasks
+from tests.conftest import database_url_for_tests, wait_for
 from tests.test_api import api, token  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow
@@ -146,28 +144,14 @@ def test_an_async_task_past_its_timeout_is_cancelled_and_its_slot_goes_on(start_
     assert pids[slow.id] == pids[after.id]  # the same slot process: it was not replaced
 
 
-def _produce(barrier, out, task_name, arg, hold):
-    barrier.wait()
-    with transaction.atomic():
-        result = getattr(pytasks, task_name).enqueue(arg)
-        time.sleep(hold)  # keep the transaction open, so others must wait for it
-    out.put(result.id)
-    connection.close()
-
-
 @pytest.mark.parametrize("task_name", ["dedup", "throttled"])
 def test_unique_keys_hold_under_concurrent_producer_processes(transactional_db, task_name):
-    producers = 6
-    ctx = multiprocessing.get_context("fork")
-    barrier, out = ctx.Barrier(producers), ctx.Queue()
-    connections.close_all()  # children must not share this process's connection
-    procs = [ctx.Process(target=_produce, args=(barrier, out, task_name, 7, 0.2 * (i % 2))) for i in range(producers)]
-    for proc in procs:
-        proc.start()
-    ids = [out.get(timeout=60) for _ in procs]
-    for proc in procs:
-        proc.join(timeout=30)
-        assert proc.exitcode == 0
-    assert len(set(ids)) == 1
+    # Six processes enqueue the same arguments at once, half of them holding
+    # their transaction open for a while.
+    ids = concurrency.run_together(
+        concurrency.produce, [(task_name, 7, 0.2 * (i % 2)) for i in range(6)],
+        database_url=database_url_for_tests(),
+    )
+    assert len(ids) == 6 and len(set(ids)) == 1
     assert Task.objects.filter(type=f"tests.pytasks.{task_name}").count() == 1
     assert default_task_backend.get_result(ids[0]).args == [7]

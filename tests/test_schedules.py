@@ -1,20 +1,18 @@
 """Periodic schedules: cron and zones, the firing chore with a pinned clock,
 missed-tick policies, declarations, the admin and the dashboard page."""
 
-import multiprocessing
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, connections
 from django.tasks import default_task_backend
 
 from tasks import schedules
 from tasks.maintenance import schedules as chore
 from tasks.models import MissedTicks, Schedule, Task, TaskStatus
-from tests import pytasks
-from tests.conftest import wait_for
+from tests import concurrency, pytasks
+from tests.conftest import database_url_for_tests, wait_for
 from tests.factories import ScheduleFactory
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
@@ -198,30 +196,14 @@ def test_periodic_declares_a_task_and_check_reports_bad_declarations(settings):
         schedules._declared.pop("daily-add")
 
 
-def _tick_in_lockstep(barrier, out, times):
-    for now in times:
-        barrier.wait()
-        out.put(chore.run_once(now))
-    connection.close()
-
-
 @pytest.mark.slow
 def test_each_tick_is_enqueued_exactly_once_by_concurrent_processes(transactional_db):
     every_minute = ScheduleFactory(cron="* * * * *", next_run_at=T0)
     every_two = ScheduleFactory(cron="*/2 * * * *", next_run_at=T0)
     clock = [T0 + timedelta(seconds=s) for s in (0.5, 20, 30, 61, 61.5, 119, 125, 180, 185, 240.2)]
-    processes = 4
-    ctx = multiprocessing.get_context("fork")
-    barrier, out = ctx.Barrier(processes), ctx.Queue()
-    chore._synced = True  # inherited by the children
-    connections.close_all()
-    procs = [ctx.Process(target=_tick_in_lockstep, args=(barrier, out, clock)) for _ in range(processes)]
-    for proc in procs:
-        proc.start()
-    fired = [out.get(timeout=60) for _ in range(processes * len(clock))]
-    for proc in procs:
-        proc.join(timeout=30)
-        assert proc.exitcode == 0
+    fired = concurrency.run_together(concurrency.tick_in_lockstep, [(clock,)] * 4,
+                                     database_url=database_url_for_tests())
+    assert len(fired) == 4 * len(clock)
     minutes = [T0 + timedelta(minutes=m) for m in range(5)]
     assert sorted(Task.objects.filter(unique_key__startswith=f"schedule:{every_minute.pk}:")
                   .values_list("run_at", flat=True)) == minutes
