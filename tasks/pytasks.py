@@ -148,7 +148,7 @@ def _define(task: QueueTask) -> None:
     known = _tasks.get(name)
     if known is not None and known.func is task.func:
         return
-    if known is not None and known.module_path != task.module_path or known is None and _registered(name):
+    if (known is not None and known.module_path != task.module_path) or (known is None and _registered(name)):
         raise InvalidTask(f"The task type name {name!r} is already taken; choose another expose= name.")
     _tasks[name] = task
     registry.register(name, _runner(task), validate=_payload_check(task), exposed=task.expose is not None)

@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -12,9 +14,10 @@ from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist, TaskRes
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
 
-from tasks import queue, registry
+from tasks import execution, queue, registry
 from tasks.backends import PostgresBackend
 from tasks.exceptions import WorkerLost
+from tasks.execution import Job
 from tasks.models import Task, TaskStatus
 from tests import pytasks
 from tests.factories import TaskFactory
@@ -242,3 +245,41 @@ def test_an_exposed_task_is_created_over_rest_and_checked(api):  # noqa: F811
     assert "payload" in json.loads(response.content)["error"]["fields"]
     response = post(api, {"type": "tests.pytasks.add", "payload": {"args": [1, 2]}})
     assert response.status_code == 400  # not exposed: its import path means nothing to the API
+
+
+def test_queue_enqueue_with_a_unique_key_returns_the_holder_for_any_type():
+    first = queue.enqueue("echo", 1, unique_key="report-7")
+    assert queue.enqueue("echo", 2, unique_key="report-7").pk == first.pk
+    assert Task.objects.count() == 1
+
+
+def test_retry_backoff_sets_the_base_of_the_tasks_retry_policy():
+    now = timezone.now()
+    row = Task.objects.get(pk=pytasks.flaky.using(retry_backoff=100).enqueue(9).id)
+    job = Job(id=row.id, type=row.type, payload_json=None, queue=row.queue, priority=0, attempt=1,
+              retry_count=0, max_retries=3, timeout=10, worker_id=uuid.uuid4(), retry_backoff=row.retry_backoff)
+    run_at = queue.failure(job, {"type": "builtins.ValueError", "message": "x", "traceback": ""}, now).run_at
+    assert now + timedelta(seconds=50) <= run_at <= now + timedelta(seconds=100)  # equal jitter of 100 s
+    default = queue.failure(replace(job, retry_backoff=None), {"type": "E", "message": "", "traceback": ""}, now)
+    assert default.run_at <= now + timedelta(seconds=2)  # QUEUE_RETRY_BASE
+
+
+def test_progress_is_fenced_by_the_attempt_that_holds_the_task():
+    worker = uuid.uuid4()
+    row = TaskFactory(status=TaskStatus.PROCESSING, attempt=2, worker_id=worker)
+    job = Job(id=row.id, type="echo", payload_json=None, queue="default", priority=0, attempt=2,
+              retry_count=0, max_retries=3, timeout=10, worker_id=worker)
+    assert queue.report_progress(job, 0.25, "a quarter")
+    assert not queue.report_progress(replace(job, attempt=1), 0.9, "stale")  # an earlier attempt
+    row.refresh_from_db()
+    assert (row.progress, row.progress_message) == (0.25, "a quarter")
+    token = execution._current.set(job)
+    try:
+        assert execution.report_progress(1, "x" * 600)
+        for bad in (1.5, -0.1, True, "half", float("nan")):
+            with pytest.raises(ValueError, match="from 0 to 1"):
+                execution.report_progress(bad)
+    finally:
+        execution._current.reset(token)
+    row.refresh_from_db()
+    assert row.progress == 1 and len(row.progress_message) == 500

@@ -142,6 +142,18 @@ def test_a_tick_that_cannot_be_enqueued_is_recorded_and_skipped():
 
 
 @pytest.mark.django_db
+def test_a_schedule_whose_cron_cannot_be_read_is_disabled_and_the_others_fire():
+    unreadable = ScheduleFactory(cron="not a cron", next_run_at=T0)  # written around validation
+    unplanned = ScheduleFactory(timezone="Nowhere/Atlantis", next_run_at=None)
+    fine = ScheduleFactory(next_run_at=T0)
+    assert chore.run_once(T0) == 1
+    for schedule in (unreadable, unplanned):
+        schedule.refresh_from_db()
+        assert not schedule.enabled and schedule.last_error.startswith("Disabled: its cron")
+    assert Task.objects.get().unique_key.startswith(f"schedule:{fine.pk}:")
+
+
+@pytest.mark.django_db
 def test_run_now_enqueues_once_while_the_first_is_active():
     schedule = ScheduleFactory(next_run_at=T0 + timedelta(hours=1))
     first = schedules.run_now(schedule, T0)

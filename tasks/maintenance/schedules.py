@@ -41,10 +41,11 @@ def run_once(now: datetime) -> int:
         if not _synced:
             schedules.sync(now)
         for schedule in Schedule.objects.unplanned():
-            schedule.plan(now)
-            schedule.save(update_fields=["next_run_at", "updated_at"])
+            if _timing_works(schedule, now):
+                schedule.plan(now)
+                schedule.save(update_fields=["next_run_at", "updated_at"])
         due = Schedule.objects.due(now).order_by("next_run_at").select_for_update(skip_locked=True)[:BATCH]
-        fired = sum(fire(schedule, now) for schedule in due)
+        fired = sum(fire(schedule, now) for schedule in due if _timing_works(schedule, now))
     _synced = True
     return fired
 
@@ -76,6 +77,19 @@ def fire(schedule: Schedule, now: datetime) -> int:
         updated_at=now,
     )
     return 1 if task else 0
+
+
+def _timing_works(schedule: Schedule, now: datetime) -> bool:
+    """False, and the schedule disabled with the reason, when its cron or zone
+    cannot be read (written around validation): one bad row must not stop the chore."""
+    try:
+        schedule.next_tick(now)
+        return True
+    except (ValueError, KeyError) as exc:
+        error = f"Disabled: its cron {schedule.cron!r} or time zone {schedule.timezone!r} cannot be read ({exc})."
+        logger.error("Schedule %s: %s", schedule.name, error)
+        Schedule.objects.filter(pk=schedule.pk).update(enabled=False, next_run_at=None, last_error=error, updated_at=now)
+        return False
 
 
 def _reason(exc: Exception) -> str:
