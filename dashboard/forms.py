@@ -100,9 +100,7 @@ class TaskForm(forms.Form):
         return data
 
     def save(self) -> Task:
-        task = self.cleaned_data["task"]
-        task.save(force_insert=True)
-        return task
+        return queue.insert(self.cleaned_data["task"])[0]
 
 
 def parse_payload(text: str):

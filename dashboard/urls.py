@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import create, dead_letters, overview, queues, task_actions, tasks, workers
+from dashboard.views import create, dead_letters, overview, queues, schedules, task_actions, tasks, workers
 
 app_name = "dashboard"
 
@@ -23,4 +23,6 @@ urlpatterns = [
     path("dead-letters/", dead_letters.dead_letter_list, name="dead_letters"),
     path("dead-letters/retry-all/", dead_letters.retry_all, name="dead_letters_retry_all"),
     path("dead-letters/delete-all/", dead_letters.delete_all, name="dead_letters_delete_all"),
+    path("schedules/", schedules.schedule_list, name="schedules"),
+    path("schedules/<int:pk>/<slug:action>", schedules.schedule_action, name="schedule-action"),
 ]

@@ -202,6 +202,11 @@ TASK_QUEUE = {
     "FLUSH_SIZE": env.int("QUEUE_FLUSH_SIZE", default=100),
     # Modules imported at start-up so that their handlers register (comma-separated).
     "HANDLER_MODULES": env.list("QUEUE_HANDLER_MODULES", default=[]),
+    # The module imported from every installed app so that its @task functions
+    # register (myapp/tasks.py); empty turns autodiscovery off.
+    "AUTODISCOVER": env.str("QUEUE_AUTODISCOVER", default="tasks"),
+    # Periodic schedules: a tick later than this (seconds) counts as missed.
+    "SCHEDULE_GRACE": env.float("QUEUE_SCHEDULE_GRACE", default=60.0),
     # Prepared statements on the hot path; turn off behind PgBouncer < 1.21 in transaction mode.
     "PREPARE": env.bool("QUEUE_PREPARE", default=True),
     # Task defaults.
@@ -232,6 +237,20 @@ TASK_QUEUE = {
     "MAX_PENDING": env.int("QUEUE_MAX_PENDING", default=0),  # per queue; 0: no limit
     "BACKPRESSURE_RETRY_AFTER": env.int("QUEUE_BACKPRESSURE_RETRY_AFTER", default=5),
 }
+
+# django.tasks: @task functions enqueue into this queue. QUEUES empty allows any
+# queue name; list names to restrict them.
+TASKS = {
+    "default": {
+        "BACKEND": "tasks.backends.PostgresBackend",
+        "QUEUES": [],
+    },
+}
+
+# Periodic tasks declared in settings, synced into the Schedule table by the
+# workers: {"name": {"cron": "0 3 * * *", "task": "myapp.tasks.nightly", ...}}.
+# See "Periodic tasks" in the README.
+TASK_SCHEDULES: dict[str, dict] = {}
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {

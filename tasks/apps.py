@@ -11,3 +11,7 @@ class TasksConfig(AppConfig):
         from tasks import handlers, registry  # noqa: F401
 
         registry.load_modules()
+        # Each installed app's `tasks` module, so that its @task functions register.
+        from tasks import pytasks
+
+        pytasks.autodiscover()

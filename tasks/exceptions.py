@@ -27,3 +27,20 @@ class TaskTimeout(Exception):
     Derives from Exception, not QueueError, so handlers that catch Exception
     see it, as they would see any other interruption.
     """
+
+
+# The error types recorded in a task's `errors` when no exception reached the
+# handler's frame. They exist as classes so that django.tasks' TaskError can
+# resolve `exception_class` for every entry.
+
+
+class SlotCrashed(QueueError):
+    """The process running the task exited unexpectedly."""
+
+
+class WorkerLost(QueueError):
+    """The worker running the task stopped heartbeating."""
+
+
+class WorkerShutdown(QueueError):
+    """The worker shut down before the task finished; it runs again."""

@@ -35,6 +35,7 @@ class Job:
     max_retries: int
     timeout: float
     worker_id: UUID
+    retry_backoff: float | None = None  # the task's backoff base; None uses QUEUE_RETRY_BASE
 
     @property
     def payload(self) -> Any:
@@ -64,10 +65,28 @@ class Outcome:
 
 _current: ContextVar[Job] = ContextVar("current_job")
 
+NOT_JSON = "The handler returned a value that is not JSON"
+
 
 def current_job() -> Job:
     """The job running in this process; for handlers that want its id or attempt."""
     return _current.get()
+
+
+def report_progress(value: float | None, message: str = "") -> bool:
+    """Tell the queue how far the running task is: `value` from 0 to 1, and a message.
+
+    Call it from a handler or @task function while it runs; the REST API and
+    the dashboard show it at once. Each call is one UPDATE, committed
+    immediately (unless the handler has its own transaction open, in which
+    case it shows when that commits). Returns False when this attempt no
+    longer holds the task, for example after its timeout.
+    """
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1):
+        raise ValueError(f"Progress is a number from 0 to 1 (or None), not {value!r}.")
+    from tasks import queue
+
+    return queue.report_progress(current_job(), value, str(message)[:500])
 
 
 def execute(job: Job) -> Outcome:
@@ -94,8 +113,8 @@ def describe(exc: BaseException) -> dict:
     """The error entry kept in a task's history."""
     kind = type(exc)
     message = str(exc)
-    if isinstance(exc, TypeError | ValueError) and "JSON" in message:
-        message = f"The handler returned a value that is not JSON: {message}"
+    if isinstance(exc, TypeError | ValueError) and "JSON" in message and not message.startswith(NOT_JSON):
+        message = f"{NOT_JSON}: {message}"
     return {
         "type": f"{kind.__module__}.{kind.__qualname__}",
         "message": message,

@@ -13,19 +13,19 @@ the queue name) whenever a row becomes pending, so workers wake at commit.
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from tasks import conf
 from tasks import retry as retry_policy
 from tasks.execution import Job, Outcome
-from tasks.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Task, TaskStatus
+from tasks.models import ACTIVE_STATUSES, CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Task, TaskStatus
 from tasks import validation
 
 NOTIFY_CHANNEL = "taskqueue"
@@ -44,6 +44,7 @@ def build(
     run_at: datetime | None = None,
     max_retries: int | None = None,
     timeout: float | None = None,
+    retry_backoff: float | None = None,
     webhook: str = "",
     unique_key: str | None = None,
     idempotency_key: str | None = None,
@@ -63,6 +64,7 @@ def build(
         run_at=run_at,
         max_retries=conf.get("DEFAULT_MAX_RETRIES") if max_retries is None else max_retries,
         timeout=timeout,
+        retry_backoff=retry_backoff,
         webhook=webhook or "",
         unique_key=unique_key,
         idempotency_key=idempotency_key,
@@ -74,10 +76,65 @@ def build(
 
 
 def enqueue(type: str, payload: Any = None, **options: Any) -> Task:
-    """Create one task in the caller's transaction; it is visible to workers at commit."""
-    task = build(type, payload, **options)
+    """Create one task in the caller's transaction; it is visible to workers at commit.
+
+    With a `unique_key` that an active task holds, returns that task instead.
+    """
+    return insert(build(type, payload, **options))[0]
+
+
+def insert(task: Task, *, unique_window: float | None = None) -> tuple[Task, bool]:
+    """Insert a task made by `build`; returns (the task, True).
+
+    With an `idempotency_key` or a `unique_key` that another task holds, inserts
+    nothing and returns (that task, False); see `enqueue_idempotent` and
+    `enqueue_unique`.
+    """
+    if task.idempotency_key is not None:
+        return enqueue_idempotent(task)
+    if task.unique_key is not None:
+        return enqueue_unique(task, window=unique_window)
     task.save(force_insert=True)
-    return task
+    return task, True
+
+
+# Serializes producers of one unique key until their transactions end, so that
+# "look for a recent task, else insert" cannot interleave. Collisions of the
+# 32-bit hash only make unrelated keys wait for each other.
+LOCK_UNIQUE_KEY = "SELECT pg_advisory_xact_lock(hashtext('taskqueue:unique:' || %s))"
+
+
+def enqueue_unique(task: Task, *, window: float | None = None) -> tuple[Task, bool]:
+    """Insert `task` (made by `build`, with a unique_key) unless another holds its key.
+
+    The key is held by an active task (scheduled, pending, processing): the
+    partial unique index task_unique_key_active says so, race-free, through
+    INSERT ... ON CONFLICT DO NOTHING (which waits for a concurrent producer's
+    transaction to end) and a SELECT of the holder. With a `window` in seconds
+    it is also held by any task with that key enqueued that recently, whatever
+    its status; no index can say "recently", so producers take an advisory
+    lock on the key and look first. Returns (the holder, whether it is `task`).
+    """
+    key = task.unique_key
+    with transaction.atomic():
+        if window:
+            with connection.cursor() as cursor:
+                cursor.execute(LOCK_UNIQUE_KEY, [key])
+            since = task.created_at - timedelta(seconds=window)
+            recent = Task.objects.filter(unique_key=key).filter(
+                Q(status__in=ACTIVE_STATUSES) | Q(created_at__gt=since)
+            ).order_by("-id").first()
+            if recent is not None:
+                return recent, False
+        # The holder may finish between the INSERT and the SELECT: then try again.
+        for _ in range(3):
+            Task.objects.bulk_create([task], ignore_conflicts=True)
+            holder = Task.objects.filter(unique_key=key, status__in=ACTIVE_STATUSES).first()
+            if holder is not None:
+                return holder, holder.pk == task.pk
+    # Still no holder: the conflict was on another constraint; let it raise.
+    task.save(force_insert=True)
+    return task, True
 
 
 def enqueue_many(tasks: Sequence[Task]) -> list[Task]:
@@ -141,6 +198,23 @@ def delete_dead_letters(tasks: QuerySet) -> int:
     return tasks.filter(status=TaskStatus.FAILED).delete()[0]
 
 
+# Fenced like outcomes: only the attempt that holds the task may report on it.
+REPORT_PROGRESS = """
+UPDATE tasks_task SET progress = %s, progress_message = %s, updated_at = now()
+WHERE id = %s AND attempt = %s AND worker_id = %s AND status = 'processing'
+"""
+
+
+def report_progress(job: Job, value: float | None, message: str = "") -> bool:
+    """Record how far the running `job` is (0..1) and what it is doing.
+
+    False when the attempt no longer holds the task (it was rescued or timed out).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(REPORT_PROGRESS, [value, message, job.id, job.attempt, job.worker_id])
+        return cursor.rowcount == 1
+
+
 # --- The worker's batch statements -------------------------------------------
 
 # The CTE is MATERIALIZED so that LIMIT and FOR NO KEY UPDATE SKIP LOCKED apply
@@ -172,7 +246,7 @@ SET status = 'processing', worker_id = %(worker)s, attempt = t.attempt + 1,
 FROM picked
 WHERE t.id = picked.id
 RETURNING t.id, t.type, t.payload, t.queue, t.priority, t.attempt, t.retry_count,
-          t.max_retries, t.timeout, t.run_at
+          t.max_retries, t.timeout, t.run_at, t.retry_backoff
 """
 _NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM tasks_queue p WHERE p.name = {name} AND p.paused)"
 # Named queues, minus paused ones.
@@ -287,7 +361,7 @@ def claim(cursor, worker_id: UUID, queues: Sequence[str] | None, limit: int) -> 
         Job(
             id=row[0], type=row[1], payload_json=row[2], queue=row[3], priority=row[4],
             attempt=row[5], retry_count=row[6], max_retries=row[7],
-            timeout=row[8] or default_timeout, worker_id=worker_id,
+            timeout=row[8] or default_timeout, worker_id=worker_id, retry_backoff=row[10],
         )
         for row in rows
     ]
@@ -314,7 +388,7 @@ def complete(cursor, worker_id: UUID, outcomes: Sequence[Outcome]) -> int:
 
 def failure(job: Job, error: dict, now: datetime, *, started_at=None, worker_id=None) -> Failure:
     """Apply the retry policy to a failed attempt of `job`."""
-    run_at = retry_policy.next_run_at(job.retry_count, job.max_retries, now)
+    run_at = retry_policy.next_run_at(job.retry_count, job.max_retries, now, base=job.retry_backoff)
     entry = {"attempt": job.attempt, "worker": str(worker_id or job.worker_id), "at": now.isoformat(), **error}
     if run_at is None:
         return Failure(job, worker_id or job.worker_id, TaskStatus.FAILED, None, job.retry_count,

@@ -36,6 +36,7 @@ def validate_task(task, *, exposed_only: bool = False) -> None:
     check("priority", priority_error(task.priority))
     check("max_retries", max_retries_error(task.max_retries))
     check("timeout", timeout_error(task.timeout))
+    check("retry_backoff", retry_backoff_error(task.retry_backoff))
     check("webhook", webhook_error(task.webhook))
     for field in ("unique_key", "idempotency_key"):
         value = getattr(task, field)
@@ -106,6 +107,14 @@ def timeout_error(value) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TIMEOUT:
         return f"timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT}."
+    return None
+
+
+def retry_backoff_error(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TIMEOUT:
+        return f"retry_backoff must be a number of seconds above 0 and at most {MAX_TIMEOUT}."
     return None
 
 

@@ -20,7 +20,7 @@ pytest_plugins = ["tests.api_helpers"]
 
 # Short intervals so that tests of rescue, retries and promotion finish in seconds.
 FAST_QUEUE_ENV = {
-    "QUEUE_HANDLER_MODULES": "tests.handlers",
+    "QUEUE_HANDLER_MODULES": "tests.handlers,tests.pytasks",
     "QUEUE_HEARTBEAT_INTERVAL": "0.5",
     "QUEUE_WORKER_TIMEOUT": "3",
     "QUEUE_RESCUE_INTERVAL": "0.5",

@@ -3,7 +3,7 @@
 import factory
 from django.utils import timezone
 
-from tasks.models import Task, TaskStatus, Worker, WorkerState
+from tasks.models import Schedule, Task, TaskStatus, Worker, WorkerState
 
 
 class TaskFactory(factory.django.DjangoModelFactory):
@@ -27,3 +27,13 @@ class WorkerFactory(factory.django.DjangoModelFactory):
     queues = factory.LazyFunction(lambda: ["*"])
     concurrency = 1
     state = WorkerState.RUNNING
+
+
+class ScheduleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Schedule
+
+    name = factory.Sequence(lambda n: f"schedule-{n}")
+    cron = "* * * * *"
+    task_type = "echo"
+    payload = "tick"

@@ -40,12 +40,9 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
         if task.idempotency_key and (existing := Task.objects.filter(idempotency_key=task.idempotency_key).first()):
             return self._replayed(existing)
         backpressure.check([task.queue])
-        if task.idempotency_key:
-            task, created = queue.enqueue_idempotent(task)
-            if not created:
-                return self._replayed(task)
-        else:
-            task.save(force_insert=True)
+        task, created = queue.insert(task)
+        if not created:
+            return self._replayed(task)
         return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=BulkCreateSerializer, responses={201: BulkCreatedSerializer})

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from tasks import conf
 from tasks.maintenance import fold_stats, promote, prune, rescue
+from tasks.maintenance import schedules as fire_schedules
 
 logger = logging.getLogger("tasks.maintenance")
 
@@ -22,6 +23,7 @@ def chores() -> list[tuple[str, object, float]]:
         ("fold_stats", fold_stats.run_once, 1.0),
         ("rescue", rescue.run_once, conf.get("RESCUE_INTERVAL")),
         ("prune", prune.run_once, conf.get("PRUNE_INTERVAL")),
+        ("schedules", fire_schedules.run_once, 1.0),
     ]
 
 

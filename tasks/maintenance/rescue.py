@@ -17,7 +17,7 @@ from tasks.maintenance.locks import try_lock
 
 ORPHANS = """
 SELECT t.id, t.type, t.queue, t.priority, t.attempt, t.retry_count, t.max_retries,
-       t.timeout, t.worker_id, t.started_at
+       t.timeout, t.worker_id, t.started_at, t.retry_backoff
 FROM tasks_task t
 WHERE t.status = 'processing'
   AND NOT EXISTS (
@@ -41,7 +41,8 @@ def run_once(now: datetime) -> int:
             failures = [
                 queue.failure(
                     Job(id=r[0], type=r[1], payload_json=None, queue=r[2], priority=r[3], attempt=r[4],
-                        retry_count=r[5], max_retries=r[6], timeout=r[7] or 0, worker_id=r[8]),
+                        retry_count=r[5], max_retries=r[6], timeout=r[7] or 0, worker_id=r[8],
+                        retry_backoff=r[10]),
                     {
                         "type": "tasks.exceptions.WorkerLost",
                         "message": f"The worker running this task stopped heartbeating for more than "

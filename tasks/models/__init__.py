@@ -1,3 +1,4 @@
+from .schedule import MissedTicks, Schedule
 from .stats import StatCount, StatDelta, StatMinute
 from .task import (
     ACTIVE_STATUSES,
@@ -16,10 +17,12 @@ __all__ = [
     "ACTIVE_STATUSES",
     "CANCELLABLE_STATUSES",
     "FINISHED_STATUSES",
+    "MissedTicks",
     "RETRYABLE_STATUSES",
     "DeliveryStatus",
     "Queue",
     "RateWindow",
+    "Schedule",
     "StatCount",
     "StatDelta",
     "StatMinute",

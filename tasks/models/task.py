@@ -70,6 +70,9 @@ class Task(models.Model):
     # Completions match on it, so a worker presumed dead cannot record an outcome.
     attempt = models.PositiveIntegerField(default=0)
     timeout = models.FloatField(null=True, blank=True, help_text="Seconds; empty uses the default.")
+    retry_backoff = models.FloatField(
+        null=True, blank=True, help_text="Backoff base in seconds; empty uses QUEUE_RETRY_BASE."
+    )
     webhook = models.URLField(max_length=2000, blank=True)
 
     result = models.JSONField(null=True, blank=True)
