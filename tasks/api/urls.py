@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from tasks.api import views
+from tasks.api import stream, views
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -18,5 +18,7 @@ router.register("tasks", views.TaskViewSet, basename="task")
 urlpatterns = [
     path("health", views.health, name="health"),
     path("health/", views.health),
+    path("events", stream.events_view, name="events"),
+    path("events/", stream.events_view),
     *router.urls,
 ]

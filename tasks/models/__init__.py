@@ -1,3 +1,4 @@
+from .event import Event, EventCursor, EventName, EventStream, MetricCount
 from .stats import StatCount, StatDelta, StatMinute
 from .task import (
     ACTIVE_STATUSES,
@@ -17,6 +18,11 @@ __all__ = [
     "FINISHED_STATUSES",
     "RETRYABLE_STATUSES",
     "DeliveryStatus",
+    "Event",
+    "EventCursor",
+    "EventName",
+    "EventStream",
+    "MetricCount",
     "Queue",
     "StatCount",
     "StatDelta",
