@@ -4,7 +4,8 @@
 Runs the worker's own statements (tasks.queue.claim / complete, autocommit,
 prepared) on DATABASE_URL with the event triggers enabled, then disabled, in
 alternating rounds, and prints the median milliseconds per 100-task statement
-including commit. It creates and deletes its own tasks in queue "bench-events";
+including commit; and a third time with an open event stream registered, when
+the triggers also NOTIFY. It creates and deletes its own tasks in queue "bench-events";
 run it on a scratch database:
 
     DATABASE_URL=postgresql://127.0.0.1:5432/mydb .venv/bin/python scripts/bench_event_triggers.py
@@ -23,13 +24,16 @@ import django  # noqa: E402
 
 django.setup()
 
+from datetime import timedelta  # noqa: E402
+
 from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from uuid6 import uuid7  # noqa: E402
 
 from tasks import queue  # noqa: E402
 from tasks.db import raw_cursor  # noqa: E402
 from tasks.execution import Outcome  # noqa: E402
-from tasks.models import Task, Worker  # noqa: E402
+from tasks.models import EventStream, Task, Worker  # noqa: E402
 
 QUEUE = "bench-events"
 BATCH = 100
@@ -59,24 +63,32 @@ def one_round(worker_id) -> tuple[float, float]:
     return (claimed - started) * 1000, (done - before) * 1000
 
 
+MODES = ("without event triggers", "with event triggers", "with triggers + NOTIFY")
+
+
 def main() -> None:
     worker = Worker.objects.create(id=uuid7(), hostname="bench", pid=os.getpid(), queues=[QUEUE], concurrency=1)
-    results = {True: ([], []), False: ([], [])}
+    stream = uuid7()
+    results = {mode: ([], []) for mode in MODES}
     try:
-        for i in range(ROUNDS * 2):
-            enabled = i % 2 == 0
-            set_triggers(enabled)
+        for i in range(ROUNDS * len(MODES)):
+            mode = MODES[i % len(MODES)]
+            set_triggers(mode != MODES[0])
+            EventStream.objects.filter(pk=stream).delete()
+            if mode == MODES[2]:
+                EventStream.objects.create(pk=stream, expires_at=timezone.now() + timedelta(hours=1))
             claim_ms, complete_ms = one_round(worker.id)
-            if i >= 4:  # warm-up: prepared statements, caches
-                results[enabled][0].append(claim_ms)
-                results[enabled][1].append(complete_ms)
+            if i >= 2 * len(MODES):  # warm-up: prepared statements, caches
+                results[mode][0].append(claim_ms)
+                results[mode][1].append(complete_ms)
     finally:
         set_triggers(True)
+        EventStream.objects.filter(pk=stream).delete()
         Task.objects.filter(queue=QUEUE).delete()
         worker.delete()
-    for enabled, label in ((False, "without event triggers"), (True, "with event triggers")):
-        claims, completes = results[enabled]
-        print(f"{label:24} claim {statistics.median(claims):6.2f} ms   complete {statistics.median(completes):6.2f} ms"
+    for label in MODES:
+        claims, completes = results[label]
+        print(f"{label:26} claim {statistics.median(claims):6.2f} ms   complete {statistics.median(completes):6.2f} ms"
               f"   (median of {len(claims)} rounds of {BATCH} tasks)")
 
 
