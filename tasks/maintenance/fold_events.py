@@ -8,10 +8,8 @@ the fold has not reached.
 
 from datetime import datetime
 
-from django.db import connection, transaction
-
 from tasks.events import HORIZON
-from tasks.maintenance.locks import try_lock
+from tasks.maintenance.batches import in_batches
 from tasks.metrics import AGGREGATE, FOLD_CURSOR, bounds
 
 BATCH = 5000
@@ -38,14 +36,9 @@ SELECT count(*) FROM batch
 
 def run_once(now: datetime) -> int:
     """Fold every final event not folded yet; returns how many log rows."""
-    total = 0
-    while True:
-        with transaction.atomic():
-            if not try_lock("fold_events"):
-                return total
-            with connection.cursor() as cursor:
-                cursor.execute(FOLD, {"limit": BATCH, "bounds": bounds()})
-                folded = cursor.fetchone()[0]
-        total += folded
-        if folded < BATCH:
-            return total
+
+    def fold(cursor) -> int:
+        cursor.execute(FOLD, {"limit": BATCH, "bounds": bounds()})
+        return cursor.fetchone()[0]
+
+    return in_batches("fold_events", fold, BATCH)

@@ -3,10 +3,8 @@ counted them, and forget event streams whose web process went away."""
 
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
-
 from tasks import conf
-from tasks.maintenance.locks import try_lock
+from tasks.maintenance.batches import in_batches
 from tasks.metrics import FOLD_CURSOR
 
 BATCH = 5000
@@ -26,16 +24,12 @@ DELETE_STREAMS = "DELETE FROM tasks_eventstream WHERE expires_at < %s"
 def run_once(now: datetime) -> int:
     """Delete expired events; returns how many rows."""
     before = now - timedelta(seconds=conf.get("EVENT_RETENTION"))
-    total = 0
-    while True:
-        with transaction.atomic():
-            if not try_lock("prune_events"):
-                return total
-            with connection.cursor() as cursor:
-                cursor.execute(DELETE_OLD, {"before": before, "limit": BATCH})
-                deleted = cursor.rowcount
-                if deleted < BATCH:
-                    cursor.execute(DELETE_STREAMS, [now])
-        total += deleted
+
+    def delete(cursor) -> int:
+        cursor.execute(DELETE_OLD, {"before": before, "limit": BATCH})
+        deleted = cursor.rowcount
         if deleted < BATCH:
-            return total
+            cursor.execute(DELETE_STREAMS, [now])
+        return deleted
+
+    return in_batches("prune_events", delete, BATCH)
