@@ -33,6 +33,7 @@ logger = logging.getLogger("tasks.events")
 
 CHANNEL = "taskqueue_events"
 POLL_INTERVAL = 1.0
+COALESCE = 0.05  # after a NOTIFY, wait this long so one read serves a burst of commits
 KEEPALIVE = 15.0
 RECONNECT_DELAYS = (0.5, 1, 2, 5)
 BACKLOG = 10_000  # messages a stream may lag behind before it is disconnected
@@ -82,10 +83,11 @@ class Hub:
             while self.streams:
                 try:
                     await self._listen(stream_id)
-                except (psycopg.Error, OSError) as exc:
+                except Exception as exc:  # noqa: BLE001 - streams must outlive any failure here
                     delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
                     failures += 1
-                    logger.warning("Event stream connection lost (%s); reconnecting in %ss", exc, delay)
+                    logger.warning("Event stream reader failed (%s: %s); reconnecting in %ss",
+                                   type(exc).__name__, exc, delay)
                     await asyncio.sleep(delay)
         finally:
             self.task = None
@@ -104,8 +106,11 @@ class Hub:
             registered = time.monotonic()
             while self.streams:
                 await self._read(conn)
+                notified = False
                 async for _ in conn.notifies(timeout=POLL_INTERVAL, stop_after=1):
-                    pass
+                    notified = True
+                if notified:
+                    await asyncio.sleep(COALESCE)
                 if time.monotonic() - registered > REGISTER_EVERY:
                     await conn.execute(REGISTER, [stream_id])
                     registered = time.monotonic()
