@@ -16,7 +16,7 @@ from tasks.events import END, Cursor, Filter, Message
 from tasks.execution import Outcome
 from tasks.maintenance import fold_events, prune_events
 from tasks.metrics import BUCKETS
-from tasks.models import Event, EventCursor, MetricCount, Task
+from tasks.models import Event, EventCursor, MetricCount, Task, WebhookDelivery
 from tests.conftest import database_url_for_tests
 from tests.factories import WorkerFactory
 
@@ -171,3 +171,18 @@ def _message(event, queue="q", type="echo"):
 ])
 def test_stream_filters(flt, message, accepted):
     assert flt.accepts(message) is accepted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhook_deliveries_that_end_are_events_and_counted():
+    task = queue.enqueue("echo", 1, queue="hooks")
+    ok = WebhookDelivery.objects.create(task=task, url="https://example.com/a")
+    bad = WebhookDelivery.objects.create(task=task, url="https://example.com/b")
+    WebhookDelivery.objects.filter(pk=ok.pk).update(attempts=1)  # an attempt leased: no event
+    WebhookDelivery.objects.filter(pk=ok.pk).update(status="delivered")
+    WebhookDelivery.objects.filter(pk=bad.pk).update(status="failed", attempts=5)
+    assert [(e.event, e.queue, e.type, e.attempts) for e in log() if e.event.startswith("webhook.")] == [
+        ("webhook.delivered", "hooks", "echo", [1]), ("webhook.failed", "hooks", "echo", [5])]
+    fold_events.run_once(timezone.now())
+    counts = {m.name: m.count for m in MetricCount.objects.filter(queue="hooks", le=-1)}
+    assert counts == {"task.created": 1, "webhook.delivered": 1, "webhook.failed": 1}

@@ -98,3 +98,17 @@ def test_every_command_explains_itself(command):
                             text=True, timeout=60)
     assert result.returncode == 0
     assert len(result.stdout.split("\n\n")[1]) > 150  # a real description, not just the usage line
+
+
+def test_worker_health_reports_a_live_worker_on_this_host():
+    import socket
+
+    from tests.factories import WorkerFactory
+
+    with pytest.raises(CommandError, match="No live worker"):
+        run("worker_health")
+    WorkerFactory(hostname=socket.gethostname())
+    assert run("worker_health").startswith("1 live worker(s)")
+    WorkerFactory(hostname="elsewhere", last_heartbeat=timezone.now() - timedelta(minutes=5))
+    with pytest.raises(CommandError):
+        run("worker_health", "--hostname", "elsewhere")

@@ -1,6 +1,7 @@
 """Metrics and live events against real processes: `manage.py worker`
 subprocesses, a uvicorn ASGI server, real HTTP."""
 
+import json
 import signal
 from datetime import timedelta
 
@@ -153,3 +154,20 @@ def test_events_need_a_token_and_valid_filters(web_server, auth):
     assert bad.status_code == 400 and "event" in bad.json()["error"]["fields"]
     bad = requests.get(f"{server.url}/api/events", headers={**auth, "Last-Event-ID": "yesterday"}, timeout=10)
     assert bad.status_code == 400 and "Last-Event-ID" in bad.json()["error"]["fields"]
+
+
+def test_json_logs_carry_the_task_fields_on_every_line_about_a_task(start_worker):
+    ok = queue.enqueue("echo", 1, queue="mail")
+    bad = queue.enqueue("fail", "boom", max_retries=0)
+    worker = start_worker("--concurrency", "1", "--burst", env={"LOG_FORMAT": "json"})
+    assert worker.wait(timeout=60) == 0
+    lines = [json.loads(line) for line in worker.output.splitlines() if line.startswith("{")]
+    about_tasks = [line for line in lines if str(ok.id) in line["message"] or str(bad.id) in line["message"]]
+    assert len(about_tasks) == 5  # processing, completed; processing, failed, dead letter
+    for line in about_tasks:
+        assert {"task_id", "task_type", "queue", "attempt", "worker_id", "level", "logger", "time"} <= set(line)
+        task = ok if line["task_id"] == str(ok.id) else bad
+        assert (line["task_type"], line["queue"]) == (task.type, task.queue)
+    assert {line["attempt"] for line in about_tasks} == {1}
+    assert {line["error_type"] for line in about_tasks if line["level"] != "INFO"} == {"builtins.RuntimeError"}
+    assert any(line["message"].startswith("Worker 1 completed task") and "duration" in line for line in about_tasks)
