@@ -1,9 +1,11 @@
 """Triggers that write the event log (tasks/models/event.py).
 
-- Tasks: statement-level, with transition tables. An UPDATE joins its old and
-  new rows on the primary key to keep only rows whose status changed, so a
-  progress update or a heartbeat-like write logs nothing; the rest is grouped
-  into one row per (event, queue, type, worker) holding arrays of task ids.
+- Tasks: statement-level, with transition tables, grouped into one row per
+  (event, queue, type, worker) holding arrays of task ids. An UPDATE logs only
+  rows whose status changed, so a progress update logs nothing. When all old
+  rows share one status and all new rows another (every worker statement), the
+  event follows from the two statuses; otherwise old and new rows are joined
+  on the primary key.
 - Workers: row-level, but the WHEN clause (evaluated without calling the
   function) skips heartbeats, which do not change `state`.
 - Webhook deliveries: statement-level; a delivery that reached `delivered` or
@@ -34,33 +36,63 @@ BEGIN
     RETURN NULL;
 END $$;
 
+CREATE FUNCTION tasks_task_event_name(old_status text, new_status text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN old_status = new_status THEN NULL
+        WHEN new_status = 'processing' THEN 'task.started'
+        WHEN new_status = 'completed' THEN 'task.completed'
+        WHEN new_status = 'failed' THEN 'task.failed'
+        WHEN new_status = 'cancelled' THEN 'task.cancelled'
+        WHEN new_status = 'scheduled' AND old_status = 'processing' THEN 'task.retried'
+        WHEN new_status = 'pending' AND old_status IN ('failed', 'cancelled') THEN 'task.retried'
+    END
+$$;
+
 CREATE FUNCTION tasks_task_log_update() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    old_from text; old_to text; new_from text; new_to text; uniform text;
 BEGIN
-    INSERT INTO tasks_event (xid, at, event, queue, type, worker_id, task_ids, attempts, seconds)
-    SELECT pg_current_xact_id()::text::bigint, now(), c.event, c.queue, c.type, c.worker_id,
-           array_agg(c.id), array_agg(c.attempt), array_agg(c.seconds)
-    FROM (
-        SELECT n.id, n.queue, n.type, n.worker_id, n.attempt,
-            CASE
-                WHEN n.status = 'processing' THEN 'task.started'
-                WHEN n.status = 'completed' THEN 'task.completed'
-                WHEN n.status = 'failed' THEN 'task.failed'
-                WHEN n.status = 'cancelled' THEN 'task.cancelled'
-                WHEN n.status = 'scheduled' AND o.status = 'processing' THEN 'task.retried'
-                WHEN n.status = 'pending' AND o.status IN ('failed', 'cancelled') THEN 'task.retried'
-            END AS event,
-            CASE n.status
-                WHEN 'processing' THEN extract(epoch FROM n.started_at - n.run_at)::float8
-                WHEN 'completed' THEN extract(epoch FROM n.completed_at - n.started_at)::float8
-            END AS seconds
-        FROM new_rows n JOIN old_rows o ON o.id = n.id
-        WHERE n.status <> o.status
-    ) c
-    WHERE c.event IS NOT NULL
-    GROUP BY c.event, c.queue, c.type, c.worker_id;
-    IF FOUND THEN
-        PERFORM tasks_event_notify();
+    -- The worker's statements move every row from one status to one other
+    -- (a claim: pending to processing; a completion: processing to completed).
+    -- Then the event is known without joining old and new rows, the dearest step.
+    SELECT min(status), max(status) INTO old_from, old_to FROM old_rows;
+    SELECT min(status), max(status) INTO new_from, new_to FROM new_rows;
+    IF old_from = old_to AND new_from = new_to THEN
+        uniform := tasks_task_event_name(old_from, new_from);
+        IF uniform IS NULL THEN
+            RETURN NULL;  -- no status changed (progress, results, admin edits) or no event for it
+        END IF;
+        INSERT INTO tasks_event (xid, at, event, queue, type, worker_id, task_ids, attempts, seconds)
+        SELECT pg_current_xact_id()::text::bigint, now(), uniform, n.queue, n.type, n.worker_id,
+               array_agg(n.id), array_agg(n.attempt),
+               CASE uniform
+                   WHEN 'task.started' THEN array_agg(extract(epoch FROM n.started_at - n.run_at)::float8)
+                   WHEN 'task.completed' THEN array_agg(extract(epoch FROM n.completed_at - n.started_at)::float8)
+               END
+        FROM new_rows n
+        GROUP BY n.queue, n.type, n.worker_id;
+    ELSE
+        INSERT INTO tasks_event (xid, at, event, queue, type, worker_id, task_ids, attempts, seconds)
+        SELECT pg_current_xact_id()::text::bigint, now(), c.event, c.queue, c.type, c.worker_id,
+               array_agg(c.id), array_agg(c.attempt), array_agg(c.seconds)
+        FROM (
+            SELECT n.id, n.queue, n.type, n.worker_id, n.attempt,
+                tasks_task_event_name(o.status, n.status) AS event,
+                CASE n.status
+                    WHEN 'processing' THEN extract(epoch FROM n.started_at - n.run_at)::float8
+                    WHEN 'completed' THEN extract(epoch FROM n.completed_at - n.started_at)::float8
+                END AS seconds
+            FROM new_rows n JOIN old_rows o ON o.id = n.id
+            WHERE n.status <> o.status
+        ) c
+        WHERE c.event IS NOT NULL
+        GROUP BY c.event, c.queue, c.type, c.worker_id;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
     END IF;
+    PERFORM tasks_event_notify();
     RETURN NULL;
 END $$;
 
@@ -124,6 +156,7 @@ DROP FUNCTION IF EXISTS tasks_task_log_update();
 DROP FUNCTION IF EXISTS tasks_worker_log();
 DROP FUNCTION IF EXISTS tasks_delivery_log();
 DROP FUNCTION IF EXISTS tasks_event_notify();
+DROP FUNCTION IF EXISTS tasks_task_event_name(text, text);
 """
 
 # Insert-mostly and pruned in bulk by age: vacuum it like the delta table.
