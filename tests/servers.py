@@ -29,7 +29,8 @@ class WebServer:
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "queueproject.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", str(processes), "--lifespan", "off"],
+             "--port", str(self.port), "--workers", str(processes), "--lifespan", "off",
+             "--timeout-graceful-shutdown", "3"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         wait_for(self._answers, timeout=30, interval=0.1, message="the web server")
