@@ -116,6 +116,9 @@ class Worker:
         threads = [Housekeeper(), WebhookSender()] if self.housekeeping else []
         for thread in threads:
             thread.start()
+        # Starting slots can take seconds on a busy machine: beat before the first
+        # claim, or other workers may take this one for dead and rescue what it claims.
+        self._db(self._heartbeat)
         try:
             while not self._should_exit():
                 self._tick()
