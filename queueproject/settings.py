@@ -227,6 +227,9 @@ TASK_QUEUE = {
     "WEBHOOK_SECRET": env.str("QUEUE_WEBHOOK_SECRET", default=""),
     "WEBHOOK_ON_FAILURE": env.bool("QUEUE_WEBHOOK_ON_FAILURE", default=False),
     "WEBHOOK_ALLOW_PRIVATE": env.bool("QUEUE_WEBHOOK_ALLOW_PRIVATE", default=False),
+    # Operations: the event log behind /api/events and the metrics, and /metrics access.
+    "EVENT_RETENTION": env.float("QUEUE_EVENT_RETENTION", default=3600.0),
+    "METRICS_TOKEN": env.str("QUEUE_METRICS_TOKEN", default=""),
     # Input limits.
     "MAX_PAYLOAD_BYTES": env.int("QUEUE_MAX_PAYLOAD_BYTES", default=256 * 1024),
     # REST API limits (see README, "REST API").
@@ -253,15 +256,21 @@ TASKS = {
 TASK_SCHEDULES: dict[str, dict] = {}
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# plain (human text) or json (one object per line, with task_id, task_type, queue,
+# attempt and worker_id on every line about a task).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "tasks.logs.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain",
+                    "filters": ["task_context"]},
     },
+    "filters": {"task_context": {"()": "tasks.logs.TaskContextFilter"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "tasks": {"level": LOG_LEVEL, "propagate": True},

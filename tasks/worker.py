@@ -30,6 +30,7 @@ from uuid6 import uuid7
 from tasks import conf, queue
 from tasks.db import raw_cursor
 from tasks.execution import Job, Outcome
+from tasks.logs import task_fields
 from tasks.maintenance import Housekeeper, promote
 from tasks.models import Worker as WorkerRow
 from tasks.models import WorkerState
@@ -46,6 +47,7 @@ DB_RETRY_DELAYS = (0.5, 1, 2, 5, 10)
 HEARTBEAT = """
 UPDATE tasks_worker
 SET last_heartbeat = now(), processed = processed + %(processed)s, failed = failed + %(failed)s,
+    busy = %(busy)s,
     state = CASE WHEN %(stopping)s THEN 'stopping' ELSE state END
 WHERE id = %(id)s
 RETURNING state
@@ -118,6 +120,9 @@ class Worker:
         threads = [Housekeeper(), WebhookSender()] if self.housekeeping else []
         for thread in threads:
             thread.start()
+        # Starting slots can take seconds on a busy machine: beat before the first
+        # claim, or other workers may take this one for dead and rescue what it claims.
+        self._db(self._heartbeat)
         try:
             while not self._should_exit():
                 self._tick()
@@ -168,7 +173,7 @@ class Worker:
         for slot in self.slots:
             if slot.busy:
                 logger.warning("Worker %s: task %s did not finish within the grace period; it will run again",
-                               slot.index, slot.job.id)
+                               slot.index, slot.job.id, extra=task_fields(slot.job))
                 slot.kill()
                 self._buffer(self.failed, queue.interrupted(slot.job, now))
                 slot.job = None
@@ -238,7 +243,7 @@ class Worker:
                 return
             if not slot.busy:
                 job = self.backlog.popleft()
-                logger.info("Worker %s processing %s", slot.index, job.label)
+                logger.info("Worker %s processing %s", slot.index, job.label, extra=task_fields(job))
                 slot.send(job, grace)
 
     def _wait_time(self) -> float:
@@ -290,14 +295,16 @@ class Worker:
             outcome = slot.receive()
         except (EOFError, OSError):
             reason = slot.exit_description()
-            logger.error("Worker %s: process running task %s died (%s); replacing it", slot.index, job.id, reason)
+            logger.error("Worker %s: process running task %s died (%s); replacing it", slot.index, job.id, reason,
+                         extra=task_fields(job))
             slot.replace()
             error = {"type": "tasks.exceptions.SlotCrashed", "traceback": "",
                      "message": f"The process running the task exited unexpectedly ({reason})."}
             self._record_failure(job, error, started_at=None, slot=slot)
             return
         if outcome.ok:
-            logger.info("Worker %s completed task %s", slot.index, job.id)
+            logger.info("Worker %s completed task %s", slot.index, job.id,
+                        extra=task_fields(job, duration=round(outcome.finished_at - outcome.started_at, 6)))
             self._buffer(self.done, outcome)
             self.unreported[0] += 1
             self.finished += 1
@@ -307,13 +314,16 @@ class Worker:
 
     def _record_failure(self, job: Job, error: dict, *, started_at, slot: Slot) -> None:
         failure = queue.failure(job, error, timezone.now(), started_at=started_at)
-        logger.warning("Worker %s task %s failed: %s: %s", slot.index, job.id, error["type"].rsplit(".", 1)[-1], error["message"])
+        fields = task_fields(job, error_type=error["type"])
+        logger.warning("Worker %s task %s failed: %s: %s", slot.index, job.id, error["type"].rsplit(".", 1)[-1],
+                       error["message"], extra=fields)
         if failure.run_at is not None:
             logger.warning("Worker %s retrying task %s at %s (retry %s/%s)", slot.index, job.id,
-                           failure.run_at.isoformat(timespec="seconds"), failure.retry_count, job.max_retries)
+                           failure.run_at.isoformat(timespec="seconds"), failure.retry_count, job.max_retries,
+                           extra=fields)
         else:
             logger.error("Worker %s task %s failed for good after %s attempt(s); it is now a dead letter",
-                         slot.index, job.id, job.retry_count + 1)
+                         slot.index, job.id, job.retry_count + 1, extra=fields)
         self._buffer(self.failed, failure)
         self.unreported[1] += 1
         self.finished += 1
@@ -328,7 +338,8 @@ class Worker:
         for slot in self.slots:
             if slot.busy and now >= slot.deadline:
                 job = slot.job
-                logger.error("Worker %s: task %s exceeded its timeout of %ss; replacing its process", slot.index, job.id, job.timeout)
+                logger.error("Worker %s: task %s exceeded its timeout of %ss; replacing its process", slot.index, job.id,
+                             job.timeout, extra=task_fields(job))
                 slot.replace()
                 error = {"type": "tasks.exceptions.TaskTimeout", "traceback": "",
                          "message": f"The task ran longer than its timeout of {job.timeout:g} seconds and did not "
@@ -362,7 +373,8 @@ class Worker:
         self.next_heartbeat = time.monotonic() + conf.get("HEARTBEAT_INTERVAL")
         cursor = raw_cursor()
         cursor.execute(HEARTBEAT, {"id": self.id, "processed": self.unreported[0],
-                                   "failed": self.unreported[1], "stopping": self.stopping})
+                                   "failed": self.unreported[1], "stopping": self.stopping,
+                                   "busy": sum(slot.busy for slot in self.slots)})
         row = cursor.fetchone()
         self.unreported = [0, 0]
         if row is None:

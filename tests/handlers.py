@@ -41,3 +41,14 @@ def flaky(payload):
     if job.attempt < int(payload):
         raise ConnectionError(f"attempt {job.attempt} failed on purpose")
     return {"attempt": job.attempt}
+
+
+@register("orm")
+def orm(payload):
+    """Read the task's own row through the ORM (so the slot opens a database
+    connection), then sleep `payload` seconds."""
+    from tasks.models import Task
+
+    exists = Task.objects.filter(pk=current_job().id).exists()
+    time.sleep(float(payload or 0))
+    return {"exists": exists}

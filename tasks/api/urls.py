@@ -1,7 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from tasks.api import monitoring, operations, views
+from tasks.api import monitoring, operations, stream, views
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -26,5 +26,6 @@ urlpatterns = [
     optional_slash("stats", monitoring.stats, "stats"),
     optional_slash("dead-letters", operations.DeadLetterList.as_view(), "dead-letters"),
     optional_slash("dead-letters/retry", operations.DeadLetterRetry.as_view(), "dead-letters-retry"),
+    optional_slash("events", stream.events_view, "events"),
     *router.urls,
 ]

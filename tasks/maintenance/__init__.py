@@ -10,7 +10,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from tasks import conf
-from tasks.maintenance import fold_stats, promote, prune, rescue
+from tasks.maintenance import fold_events, fold_stats, promote, prune, prune_events, rescue
 from tasks.maintenance import schedules as fire_schedules
 
 logger = logging.getLogger("tasks.maintenance")
@@ -24,6 +24,8 @@ def chores() -> list[tuple[str, object, float]]:
         ("rescue", rescue.run_once, conf.get("RESCUE_INTERVAL")),
         ("prune", prune.run_once, conf.get("PRUNE_INTERVAL")),
         ("schedules", fire_schedules.run_once, 1.0),
+        ("fold_events", fold_events.run_once, 1.0),
+        ("prune_events", prune_events.run_once, conf.get("PRUNE_INTERVAL")),
     ]
 
 
@@ -55,7 +57,7 @@ class Housekeeper(threading.Thread):
                     close_old_connections()
                     connection.close()
                     continue
-                if count and name != "fold_stats":
+                if count and name not in ("fold_stats", "fold_events"):
                     logger.info("Housekeeping: %s handled %s task(s)", name, count)
             self.stopped.wait(max(0.05, min(due.values()) - time.monotonic()))
         connection.close()

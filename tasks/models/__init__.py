@@ -1,3 +1,4 @@
+from .event import Event, EventCursor, EventName, EventStream, MetricCount
 from .schedule import MissedTicks, Schedule
 from .stats import StatCount, StatDelta, StatMinute
 from .task import (
@@ -20,6 +21,11 @@ __all__ = [
     "MissedTicks",
     "RETRYABLE_STATUSES",
     "DeliveryStatus",
+    "Event",
+    "EventCursor",
+    "EventName",
+    "EventStream",
+    "MetricCount",
     "Queue",
     "RateWindow",
     "Schedule",

@@ -40,6 +40,7 @@ class Worker(models.Model):
     stopped_at = models.DateTimeField(null=True, blank=True)
     processed = models.BigIntegerField(default=0, help_text="Tasks completed.")
     failed = models.BigIntegerField(default=0, help_text="Attempts that failed.")
+    busy = models.PositiveIntegerField(default=0, help_text="Slots running a task at the last heartbeat.")
 
     objects = WorkerQuerySet.as_manager()
 

@@ -32,7 +32,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Database: {describe(settings.DATABASE_URL)}")
         call_command("migrate", interactive=False, verbosity=0)
         web = [sys.executable, "-m", "uvicorn", "queueproject.asgi:application", "--host", host,
-               "--port", str(port), "--workers", str(web_processes), "--lifespan", "off"]
+               "--port", str(port), "--workers", str(web_processes), "--lifespan", "off",
+               # Open /api/events streams never end by themselves: cap the wait for them.
+               "--timeout-graceful-shutdown", "5"]
         worker = [sys.executable, "manage.py", "worker"]
         children = [subprocess.Popen(web)] + [subprocess.Popen(worker) for _ in range(workers)]
         self.stdout.write(f"Web server on http://{host}:{port}/ (API /api/, dashboard /dashboard/, admin /admin/)")

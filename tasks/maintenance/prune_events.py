@@ -1,0 +1,35 @@
+"""Delete event-log rows past QUEUE_EVENT_RETENTION, once the metrics fold has
+counted them, and forget event streams whose web process went away."""
+
+from datetime import datetime, timedelta
+
+from tasks import conf
+from tasks.maintenance.batches import in_batches
+from tasks.metrics import FOLD_CURSOR
+
+BATCH = 5000
+
+# Oldest first along the primary key (ids grow with time), so each batch stops early.
+DELETE_OLD = f"""
+WITH cur AS ({FOLD_CURSOR})
+DELETE FROM tasks_event WHERE id IN (
+    SELECT e.id FROM tasks_event e, cur
+    WHERE e.at < %(before)s AND (e.xid, e.id) <= (cur.xid, cur.id)
+    ORDER BY e.id LIMIT %(limit)s
+)
+"""
+DELETE_STREAMS = "DELETE FROM tasks_eventstream WHERE expires_at < %s"
+
+
+def run_once(now: datetime) -> int:
+    """Delete expired events; returns how many rows."""
+    before = now - timedelta(seconds=conf.get("EVENT_RETENTION"))
+
+    def delete(cursor) -> int:
+        cursor.execute(DELETE_OLD, {"before": before, "limit": BATCH})
+        deleted = cursor.rowcount
+        if deleted < BATCH:
+            cursor.execute(DELETE_STREAMS, [now])
+        return deleted
+
+    return in_batches("prune_events", delete, BATCH)

@@ -1,0 +1,117 @@
+"""A real ASGI web server (uvicorn) in a subprocess against the test database,
+and a server-sent-events reader for it."""
+
+import http.client
+import json
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class WebServer:
+    def __init__(self, env: dict, log_path: Path, processes: int = 1):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "queueproject.asgi:application", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", str(processes), "--lifespan", "off",
+             "--timeout-graceful-shutdown", "3"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        wait_for(self._answers, timeout=30, interval=0.1, message="the web server")
+
+    def _answers(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/api/health", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def web_server(transactional_db, queue_env, tmp_path):
+    """Start uvicorn: web_server(env={...}) -> WebServer."""
+    started = []
+
+    def start(env=None, processes=1):
+        server = WebServer({**queue_env, **(env or {})}, tmp_path / f"web{len(started)}.log", processes)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+class EventReader:
+    """Reads an SSE stream on a thread; `events` are dicts with id, event, data.
+
+    http.client on a socket of its own, so close() can shut the socket and end
+    the reading thread at once."""
+
+    def __init__(self, url: str, headers: dict):
+        parts = urlsplit(url)
+        self.events: list[dict] = []
+        self.comments: list[str] = []
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        self.conn.request("GET", f"{parts.path}?{parts.query}", headers=headers)
+        self.response = self.conn.getresponse()
+        assert self.response.status == 200, self.response.read()
+        assert self.response.getheader("Content-Type").startswith("text/event-stream")
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        wait_for(lambda: self.comments, timeout=10, message="the stream to open")
+
+    def _read(self):
+        current = {}
+        try:
+            while line := self.response.readline():
+                line = line.decode().rstrip("\r\n")
+                if line.startswith(":"):
+                    self.comments.append(line)
+                elif not line:
+                    if "event" in current:
+                        self.events.append({**current, "data": json.loads(current["data"])})
+                    current = {}
+                else:
+                    key, _, value = line.partition(": ")
+                    current[key] = value
+        except (OSError, ValueError, http.client.HTTPException):
+            pass  # closed by the test
+
+    def wait_for(self, predicate, timeout=20.0, message="events"):
+        return wait_for(lambda: predicate(self.events), timeout=timeout, message=message)
+
+    def names(self, task_id=None) -> list[str]:
+        return [e["event"] for e in self.events if task_id is None or e["data"].get("task_id") == str(task_id)]
+
+    def close(self):
+        try:
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(timeout=5)
+        self.conn.close()
