@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # 503 (not 500) while PostgreSQL is away; see queueproject/middleware.py.
+    "queueproject.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "queueproject.urls"

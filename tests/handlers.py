@@ -41,3 +41,11 @@ def flaky(payload):
     if job.attempt < int(payload):
         raise ConnectionError(f"attempt {job.attempt} failed on purpose")
     return {"attempt": job.attempt}
+
+
+@register("hog")
+def hog(payload):
+    """Allocate memory until the process runs out, 64 MB at a time."""
+    hoard = []
+    while True:
+        hoard.append(bytearray(64 * 1024 * 1024))
