@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from tasks import conf, retry
@@ -162,6 +162,10 @@ class WebhookSender(threading.Thread):
         while not self.stopped.is_set():
             try:
                 busy = deliver_due() > 0
+            except DatabaseError as exc:
+                logger.warning("Webhook delivery paused: database unavailable (%s)", str(exc).strip().split("\n")[0])
+                connection.close()
+                busy = False
             except Exception:
                 logger.exception("Webhook delivery failed; retrying")
                 connection.close()

@@ -385,6 +385,9 @@ class Worker:
 
     def _db_failed(self, exc: Exception) -> None:
         delay = DB_RETRY_DELAYS[min(self.db_failures, len(DB_RETRY_DELAYS) - 1)]
+        # Never back off so long that, once the database is back, the heartbeat
+        # comes too late and this live worker's tasks are rescued from under it.
+        delay = min(delay, conf.get("WORKER_TIMEOUT") / 4)
         self.db_failures += 1
         self.db_retry_at = time.monotonic() + delay
         logger.warning("Worker %s: database unavailable (%s); retrying in %ss", self.id, str(exc).strip(), delay)

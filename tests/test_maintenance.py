@@ -109,3 +109,17 @@ def test_oldest_pending_age_uses_the_earliest_run_at_across_priorities():
     TaskFactory(priority=-3, run_at=now - timedelta(seconds=90))
     TaskFactory(priority=0, run_at=now - timedelta(seconds=30), queue="other")
     assert stats.summary(now)["oldest_pending_age_seconds"] == pytest.approx(90, abs=0.01)
+
+
+def test_rescue_gives_workers_a_full_threshold_after_the_database_restarts(settings):
+    """Workers were silent while the database was away: no rescue until they had time to reconnect."""
+    with raw_cursor() as cursor:
+        cursor.execute("SELECT pg_postmaster_start_time()")
+        server_start = cursor.fetchone()[0]
+    threshold = timedelta(seconds=settings.TASK_QUEUE["WORKER_TIMEOUT"])
+    silent = WorkerFactory(last_heartbeat=server_start - timedelta(hours=1))  # last beat before the restart
+    TaskFactory()
+    queue.claim(raw_cursor(), silent.id, None, 1)
+
+    assert rescue.run_once(server_start + threshold / 2) == 0
+    assert rescue.run_once(server_start + threshold + timedelta(seconds=1)) == 1

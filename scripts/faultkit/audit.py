@@ -66,7 +66,7 @@ def read_effects(path: Path) -> dict[str, list[int]]:
 
 
 def read_rows(database_url: str) -> dict[str, tuple]:
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(database_url, application_name="faults-observer") as conn:
         rows = conn.execute("SELECT id::text, status, attempt, type, errors FROM tasks_task").fetchall()
     return {row[0]: row[1:] for row in rows}
 

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from tasks import conf
@@ -48,6 +48,12 @@ class Housekeeper(threading.Thread):
                 due[name] = time.monotonic() + interval
                 try:
                     count = run_once(timezone.now())
+                except DatabaseError as exc:
+                    # The database is away (restart, failover): one line, not a traceback per chore.
+                    logger.warning("Housekeeping chore %s: database unavailable (%s); it will run again",
+                                   name, str(exc).strip().split("\n")[0])
+                    connection.close()
+                    continue
                 except Exception:
                     logger.exception("Housekeeping chore %s failed; it will run again", name)
                     close_old_connections()
