@@ -1,4 +1,5 @@
-"""503 instead of 500 while the database is unreachable.
+"""Honest status codes for failures a view cannot help: 503 while the database
+is unreachable, 413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE.
 
 The minimal version the reliability work needs (the API's error-handling
 middleware may supersede it): a view that fails because PostgreSQL is away
@@ -9,6 +10,8 @@ crash. Nothing was written: the request's transaction never committed.
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpResponse
 
@@ -28,6 +31,9 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, RequestDataTooBig) and request.path.startswith("/api/"):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return json_error(413, "too_large", f"The request body is over {limit} bytes; send less.")
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
         logger.warning("Database unavailable during %s %s: %s", request.method, request.path,

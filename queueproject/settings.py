@@ -153,7 +153,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with a body-size cap and deep-nesting guard (tasks/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["tasks.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tasks.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -205,6 +206,7 @@ TASK_QUEUE = {
     "WEBHOOK_ALLOW_PRIVATE": env.bool("QUEUE_WEBHOOK_ALLOW_PRIVATE", default=False),
     # Input limits.
     "MAX_PAYLOAD_BYTES": env.int("QUEUE_MAX_PAYLOAD_BYTES", default=256 * 1024),
+    "MAX_PAYLOAD_DEPTH": env.int("QUEUE_MAX_PAYLOAD_DEPTH", default=32),
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

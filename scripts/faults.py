@@ -47,6 +47,7 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated scenario numbers")
     parser.add_argument("--report", help="write the Markdown report here (default: docs/reliability.md "
                                          "for a full run of every scenario)")
+    parser.add_argument("--keep", action="store_true", help="leave the cluster running, to inspect it")
     args = parser.parse_args()
     chosen = [int(n) for n in args.only.split(",") if n] or sorted(SCENARIOS)
     report = args.report or (None if args.short or args.only else str(ROOT / "docs" / "reliability.md"))
@@ -56,10 +57,10 @@ def main() -> int:
     began = time.monotonic()
     cluster = Cluster()
     results: list[Result] = []
+    lab = Lab(cluster, folder, args.short)
     try:
         cluster.create_database(TEMPLATE)
         Fleet(cluster.url(TEMPLATE), folder).manage("migrate", "--verbosity", "0")
-        lab = Lab(cluster, folder, args.short)
         for number in chosen:
             started = time.monotonic()
             print(f"faults: scenario {number} ...", flush=True)
@@ -69,12 +70,18 @@ def main() -> int:
                 traceback.print_exc()
                 result = Result(number, SCENARIOS[number].__doc__.split("\n")[0], Audit(), "n/a", "n/a",
                                 problems=[f"the scenario raised {type(exc).__name__}: {exc}"])
+            finally:
+                lab.stop_everything()
             result.figures["scenario wall time"] = f"{time.monotonic() - started:.0f} s"
             results.append(result)
             print(f"faults: scenario {number} {'ok' if result.ok else 'FAILED'}: {result.audit.summary()}"
                   + "".join(f"\n  problem: {p}" for p in result.problems), flush=True)
     finally:
-        cluster.destroy()
+        lab.stop_everything()
+        if args.keep:
+            print(f"faults: cluster kept at {cluster.url()} (data in {cluster.root})")
+        else:
+            cluster.destroy()
     total = time.monotonic() - began
     text = render(results, short=args.short, total_seconds=total)
     if report:

@@ -32,16 +32,19 @@ class Audit:
     duplicated: int = 0  # ran more than once, each extra run explained by a crash
     unexplained: list[str] = field(default_factory=list)
     rolled_back_ran: list[str] = field(default_factory=list)
+    attempt_errors: collections.Counter = field(default_factory=collections.Counter)  # by error type
 
     @property
     def ok(self) -> bool:
         return not self.lost and not self.unexplained and not self.rolled_back_ran
 
     def summary(self) -> str:
+        errors = ", ".join(f"{name} {n}" for name, n in sorted(self.attempt_errors.items())) or "none"
         return (f"committed {self.committed}, finished {self.finished}, lost {len(self.lost)}, "
                 f"duplicated {self.duplicated} (explained), unexplained {len(self.unexplained)}, "
                 f"rolled back {self.rolled_back} (ran: {len(self.rolled_back_ran)}), "
-                f"in doubt {self.in_doubt} ({self.in_doubt_committed} committed), refused {self.refused}")
+                f"in doubt {self.in_doubt} ({self.in_doubt_committed} committed), refused {self.refused}; "
+                f"failed attempts recorded: {errors}")
 
 
 def read_fates(paths: list[Path]) -> dict[str, str]:
@@ -77,6 +80,8 @@ def audit(database_url: str, fates: dict[str, str], effects: dict[str, list[int]
     expected = expected or {}
     rows = read_rows(database_url)
     result = Audit()
+    for *_, errors in rows.values():
+        result.attempt_errors.update(e.get("type", "?").rsplit(".", 1)[-1] for e in errors)
     for task_id, fate in fates.items():
         row = rows.get(task_id)
         runs = effects.get(task_id, [])

@@ -217,11 +217,7 @@ def _through_pgbouncer(lab: Lab, n: int, c: int, pool: int, tasks: int):
     name = "s6_pgbouncer"
     lab.cluster.create_database(name, template="faults_template")
     bouncer = Bouncer(lab.cluster, name, pool_size=pool)
-    folder = lab.folder / name
-    folder.mkdir()
-    from faultkit.fleet import Fleet
-
-    fleet = Fleet(bouncer.url, folder, {"QUEUE_LISTEN": "false", "QUEUE_PREPARE": "false"})
+    fleet = lab.fleet(bouncer.url, name, {"QUEUE_LISTEN": "false", "QUEUE_PREPARE": "false"})
     direct_url = lab.cluster.url(name)
     try:
         fleet.producer("--count", str(tasks), "--batch", "500", "--payload", '{"sleep": 0.02}').wait(120)
@@ -264,4 +260,5 @@ def _merge(a, b):
     a.lost += b.lost
     a.unexplained += b.unexplained
     a.rolled_back_ran += b.rolled_back_ran
+    a.attempt_errors += b.attempt_errors
     return a

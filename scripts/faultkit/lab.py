@@ -38,13 +38,25 @@ class Lab:
         self.cluster = cluster
         self.folder = folder
         self.short = short
+        self.fleets: list[Fleet] = []
 
     def scenario(self, name: str, extra_env: dict | None = None) -> tuple[str, Fleet]:
         """A fresh database (a copy of the migrated template) and a fleet bound to it."""
         url = self.cluster.create_database(name, template=TEMPLATE)
+        return url, self.fleet(url, name, extra_env)
+
+    def fleet(self, url: str, name: str, extra_env: dict | None = None) -> Fleet:
         folder = self.folder / name
         folder.mkdir()
-        return url, Fleet(url, folder, extra_env)
+        fleet = Fleet(url, folder, extra_env)
+        self.fleets.append(fleet)
+        return fleet
+
+    def stop_everything(self) -> None:
+        """Whatever a scenario left running, even one that raised."""
+        for fleet in self.fleets:
+            fleet.stop_all()
+        self.fleets.clear()
 
     def audit(self, url: str, fleet: Fleet, expected: dict | None = None) -> Audit:
         fates = read_fates(sorted(fleet.folder.glob("produced*.log")))

@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--type", default="record")
     parser.add_argument("--payload", default="null", help="JSON")
     parser.add_argument("--max-retries", type=int, default=3)
+    parser.add_argument("--priority", type=int, default=0)
     args = parser.parse_args()
 
     import django
@@ -48,7 +49,7 @@ def main() -> None:
     while done < args.count:
         batches += 1
         size = min(args.batch, args.count - done)
-        tasks = [queue.build(args.type, payload, max_retries=args.max_retries) for _ in range(size)]
+        tasks = [queue.build(args.type, payload, max_retries=args.max_retries, priority=args.priority) for _ in range(size)]
         rollback = bool(args.rollback_every) and batches % args.rollback_every == 0
         try:
             transaction.set_autocommit(False)
