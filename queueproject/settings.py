@@ -204,6 +204,8 @@ TASK_QUEUE = {
     "WEBHOOK_SECRET": env.str("QUEUE_WEBHOOK_SECRET", default=""),
     "WEBHOOK_ON_FAILURE": env.bool("QUEUE_WEBHOOK_ON_FAILURE", default=False),
     "WEBHOOK_ALLOW_PRIVATE": env.bool("QUEUE_WEBHOOK_ALLOW_PRIVATE", default=False),
+    # CIDRs webhooks may reach even though they are not public, e.g. 10.20.0.0/16 (comma-separated).
+    "WEBHOOK_ALLOWED_NETWORKS": env.list("QUEUE_WEBHOOK_ALLOWED_NETWORKS", default=[]),
     # Input limits.
     "MAX_PAYLOAD_BYTES": env.int("QUEUE_MAX_PAYLOAD_BYTES", default=256 * 1024),
     "MAX_PAYLOAD_DEPTH": env.int("QUEUE_MAX_PAYLOAD_DEPTH", default=32),

@@ -154,4 +154,10 @@ def webhook_error(url) -> str | None:
         _url(url)
     except ValidationError:
         return "The webhook must be an http(s) URL, for example https://example.com/hook."
+    from tasks.webhook_http import UnsafeURL, check_url
+
+    try:
+        check_url(url, resolve=False)
+    except UnsafeURL as exc:
+        return str(exc)
     return None
