@@ -88,7 +88,8 @@ def main() -> int:
         Path(report).write_text(text)
         print(f"faults: report written to {report}")
     failed = [r.number for r in results if not r.ok]
-    print(f"faults: {len(results) - len(failed)} passed, {len(failed)} failed in {total:.0f} s")
+    print(f"faults: whole run {total:.0f} s")
+    print(f"faults: {len(results) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
 

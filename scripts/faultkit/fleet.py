@@ -13,21 +13,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 
-# Short intervals: a silent worker is presumed dead after 3 s.
-QUEUE_ENV = {
-    "QUEUE_HANDLER_MODULES": "tests.handlers",
-    "QUEUE_HEARTBEAT_INTERVAL": "0.5",
-    "QUEUE_WORKER_TIMEOUT": "3",
-    "QUEUE_RESCUE_INTERVAL": "0.5",
-    "QUEUE_PROMOTE_INTERVAL": "0.2",
-    "QUEUE_POLL_INTERVAL": "0.5",
-    "QUEUE_RETRY_BASE": "0.2",
-    "QUEUE_RETRY_CAP": "1",
-    "QUEUE_TIMEOUT_GRACE": "1",
-    "LOG_LEVEL": "WARNING",
-    "DB_CONN_MAX_AGE": "60",
-}
+from tests.conftest import FAST_QUEUE_ENV  # noqa: E402
+
+# The test suite's short intervals (a silent worker is presumed dead after 3 s),
+# with quieter logs: hundreds of processes write them.
+QUEUE_ENV = {**FAST_QUEUE_ENV, "LOG_LEVEL": "WARNING"}
 
 
 class Process:
