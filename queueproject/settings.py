@@ -210,6 +210,8 @@ TASK_QUEUE = {
     "WEBHOOK_ALLOW_PRIVATE": env.bool("QUEUE_WEBHOOK_ALLOW_PRIVATE", default=False),
     # CIDRs webhooks may reach even though they are not public, e.g. 10.20.0.0/16 (comma-separated).
     "WEBHOOK_ALLOWED_NETWORKS": env.list("QUEUE_WEBHOOK_ALLOWED_NETWORKS", default=[]),
+    # CA bundle that https webhooks are verified against; empty: certifi's public CAs.
+    "WEBHOOK_CA_BUNDLE": env.str("QUEUE_WEBHOOK_CA_BUNDLE", default=""),
     # Input limits.
     "MAX_PAYLOAD_BYTES": env.int("QUEUE_MAX_PAYLOAD_BYTES", default=256 * 1024),
     "MAX_PAYLOAD_DEPTH": env.int("QUEUE_MAX_PAYLOAD_DEPTH", default=32),

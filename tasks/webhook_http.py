@@ -182,7 +182,7 @@ def _pool(where: Target, address: str, timeout: float) -> urllib3.HTTPConnection
     if where.scheme == "https":
         return urllib3.HTTPSConnectionPool(address, where.port, server_hostname=where.host,
                                            assert_hostname=where.host, cert_reqs="CERT_REQUIRED",
-                                           ca_certs=certifi.where(), **options)
+                                           ca_certs=conf.get("WEBHOOK_CA_BUNDLE") or certifi.where(), **options)
     return urllib3.HTTPConnectionPool(address, where.port, **options)
 
 

@@ -14,7 +14,7 @@ from tasks import queue, webhooks
 from tasks.db import raw_cursor
 from tasks.execution import Outcome
 from tasks.models import DeliveryStatus, WebhookDelivery
-from tasks.webhook_http import Target, UnsafeURL, check_url, send, target
+from tasks.webhook_http import Target, UnsafeURL, WebhookError, check_url, send, target
 
 # Real commits: delivery times compare with the database clock, frozen inside one transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -194,3 +194,36 @@ def test_enqueue_refuses_a_webhook_written_as_a_private_address():
     with pytest.raises(ValidationError) as raised:
         queue.enqueue("echo", 1, webhook="http://169.254.169.254/latest")
     assert "not public" in raised.value.message_dict["webhook"][0]
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, queue_settings):
+    """An HTTPS receiver on 127.0.0.1 whose certificate names hooks.example.invalid."""
+    import ssl
+
+    import trustme
+
+    authority = trustme.CA()
+    server = Receiver()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("hooks.example.invalid").configure_cert(context)
+    server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    queue_settings(WEBHOOK_CA_BUNDLE=str(bundle))
+    yield server
+    server.close()
+
+
+def test_https_to_the_pinned_address_still_checks_the_certificate_against_the_name(tls_receiver, queue_settings):
+    port = tls_receiver.server.server_port
+    good = Target("https", "hooks.example.invalid", port, "/tls", ("127.0.0.1",))
+    assert send(good, b"{}", {}, timeout=5).status_code == 200
+    assert tls_receiver.requests[0]["headers"]["Host"] == f"hooks.example.invalid:{port}"
+    impostor = Target("https", "other.example.invalid", port, "/tls", ("127.0.0.1",))
+    with pytest.raises(WebhookError, match="doesn't match 'hooks.example.invalid'"):
+        send(impostor, b"{}", {}, timeout=5)
+    queue_settings(WEBHOOK_CA_BUNDLE="")  # public CAs only: the test CA is not trusted
+    with pytest.raises(WebhookError, match="CERTIFICATE_VERIFY_FAILED"):
+        send(good, b"{}", {}, timeout=5)
+    assert len(tls_receiver.requests) == 1
