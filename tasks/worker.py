@@ -168,6 +168,7 @@ class Worker:
                 slot.kill()
                 self._buffer(self.failed, queue.interrupted(slot.job, now))
                 slot.job = None
+        self.db_retry_at = 0.0  # one last try, even in the middle of a backoff
         self._db(self._flush)
         self._db(lambda: queue.hand_back(raw_cursor(), self.id, self.backlog))
         self.backlog.clear()
@@ -194,8 +195,9 @@ class Worker:
             self.maybe_more = True
             self.next_poll = now + conf.get("POLL_INTERVAL")
         if self.stopping and self.backlog:
-            self._db(lambda: queue.hand_back(raw_cursor(), self.id, self.backlog))
-            self.backlog.clear()
+            # Kept until the database takes them back; until then they are still ours.
+            if self._db(lambda: queue.hand_back(raw_cursor(), self.id, self.backlog)) is not None:
+                self.backlog.clear()
         self._claim_if_useful()
         self._dispatch()
         self._handle_events(self._wait_time())

@@ -11,7 +11,7 @@ from faultkit.lab import Lab, Result, active, completed, drain, query, scalar, s
 
 def sigkill_workers(lab: Lab) -> Result:
     """1. SIGKILL a random worker every few seconds while the queue drains."""
-    tasks = 2000 if lab.short else 10000
+    tasks = 1500 if lab.short else 10000
     url, fleet = lab.scenario("s1_sigkill")
     for _ in range(4):
         fleet.worker("--concurrency", "2")
@@ -116,7 +116,7 @@ def poison(lab: Lab) -> Result:
     """4. Tasks that kill their own process (os._exit) or exhaust its memory:
     each is isolated, retried per its policy, then failed; the rest are unaffected."""
     tasks = 400 if lab.short else 2000
-    url, fleet = lab.scenario("s4_poison", {"QUEUE_CHILD_MEMORY_LIMIT_MB": "768"})
+    url, fleet = lab.scenario("s4_poison", {"QUEUE_CHILD_MEMORY_LIMIT_MB": "512"})
     fleet.producer("--count", str(tasks), "--batch", "100", "--payload", '{"sleep": 0.01}')
     crash = fleet.producer("--count", "5", "--type", "crash", "--payload", "9", "--max-retries", "2",
                            name="producer_crash")
@@ -144,7 +144,7 @@ def poison(lab: Lab) -> Result:
     replaced = sum(w.output().count("replacing it") for w in fleet.workers)
     return Result(
         4, "Poison tasks: os._exit and memory exhaustion", result,
-        faults="5 tasks × 3 attempts that os._exit(9); 3 tasks × 2 attempts that allocate past the 768 MB limit",
+        faults="5 tasks × 3 attempts that os._exit(9); 3 tasks × 2 attempts that allocate past the 512 MB limit",
         recovery=f"slot processes replaced: {replaced}; whole drain {elapsed:.1f} s",
         figures={"ordinary tasks": f"{tasks}, none with an error",
                  "errors recorded on the poison tasks": ", ".join(error_types),

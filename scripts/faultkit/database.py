@@ -113,8 +113,8 @@ def long_transaction(lab: Lab) -> Result:
     """5. A transaction held open elsewhere during a drain: the slowdown, and
     the vacuum settings of the tasks table."""
     name = "s5_long_txn"
-    tasks = 10000 if lab.short else 40000
-    before, hold, after = (5, 15, 5) if lab.short else (10, 60, 15)
+    tasks = 6000 if lab.short else 40000
+    before, hold, after = (4, 10, 4) if lab.short else (10, 60, 15)
     url, fleet = lab.scenario(name)
     fleet.producer("--count", str(tasks), "--batch", "1000").wait(300)
     for _ in range(2):
@@ -182,7 +182,7 @@ def connection_budget(lab: Lab) -> Result:
     """6. N workers with concurrency C hold a bounded number of connections;
     behind PgBouncer in transaction mode, the poll-only mode works."""
     n, c, pool = 3, 4, 4
-    tasks = 1500 if lab.short else 5000
+    tasks = 1000 if lab.short else 5000
     direct_url, direct = lab.scenario("s6_direct")
     direct.producer("--count", str(tasks), "--batch", "500", "--payload", '{"sleep": 0.005}').wait(120)
     time.sleep(1)  # the producer's backend outlives its process by a moment
