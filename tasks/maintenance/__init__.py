@@ -37,6 +37,7 @@ class Housekeeper(threading.Thread):
     def __init__(self) -> None:
         super().__init__(name="housekeeper", daemon=True)
         self.stopped = threading.Event()
+        self.cut_off_at = -float("inf")  # monotonic time of the last database error
 
     def run(self) -> None:
         schedule = chores()
@@ -46,12 +47,15 @@ class Housekeeper(threading.Thread):
                 if time.monotonic() < due[name]:
                     continue
                 due[name] = time.monotonic() + interval
+                if name == "rescue" and self._recently_cut_off():
+                    continue
                 try:
                     count = run_once(timezone.now())
                 except DatabaseError as exc:
                     # The database is away (restart, failover): one line, not a traceback per chore.
                     logger.warning("Housekeeping chore %s: database unavailable (%s); it will run again",
                                    name, str(exc).strip().split("\n")[0])
+                    self.cut_off_at = time.monotonic()
                     connection.close()
                     continue
                 except Exception:
@@ -63,6 +67,15 @@ class Housekeeper(threading.Thread):
                     logger.info("Housekeeping: %s handled %s task(s)", name, count)
             self.stopped.wait(max(0.05, min(due.values()) - time.monotonic()))
         connection.close()
+
+    def _recently_cut_off(self) -> bool:
+        """Whether this worker lost the database less than a rescue threshold ago.
+
+        Then the other workers probably lost it too (a restart, a failover, a
+        network blip) and have not heartbeated since through no fault of their
+        own: rescuing their tasks now would run live work twice.
+        """
+        return time.monotonic() - self.cut_off_at < conf.get("WORKER_TIMEOUT")
 
     def stop(self) -> None:
         self.stopped.set()
