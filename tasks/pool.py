@@ -115,7 +115,7 @@ def slot_main(conn: Connection, index: int, memory_limit_mb: int) -> None:
     # whole process group, and a slot must finish its task rather than die.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _die_with_parent()
+    die_with_parent()
     if memory_limit_mb:
         limit = memory_limit_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -138,14 +138,16 @@ def slot_main(conn: Connection, index: int, memory_limit_mb: int) -> None:
             return
 
 
-def _die_with_parent() -> None:
-    """Be killed when the fork server exits, which it does when the supervisor dies.
+def die_with_parent() -> None:
+    """Be SIGKILLed when the parent process dies.
 
-    A SIGKILLed supervisor cannot record an outcome, so its task will be
-    rescued and run again; an orphaned slot that kept running it would only
-    run it twice at the same time. Linux only; elsewhere the orphan finishes
-    its task and exits when it finds the pipe closed.
+    Called in the fork server (whose parent is the supervisor) and in each slot
+    (whose parent is the fork server), so a SIGKILLed supervisor takes its
+    slots along. Its task will be rescued and run again; an orphaned slot that
+    kept running it would only run it twice at the same time. Linux only;
+    elsewhere the orphan finishes its task and exits when it finds the pipe closed.
     """
+    parent = os.getppid()
     try:
         import ctypes
 
@@ -154,5 +156,5 @@ def _die_with_parent() -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     except (OSError, AttributeError):
         return
-    if os.getppid() == 1:  # the parent died before prctl took effect
+    if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(0)

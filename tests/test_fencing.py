@@ -108,3 +108,18 @@ def test_the_claim_statement_itself_leaves_referencing_inserts_free():
         writer.execute("SET lock_timeout = '1s'")
         writer.execute(INSERT_DELIVERY, [task.id])
         claimer.rollback()
+
+
+@pytest.mark.slow
+def test_the_slots_of_a_killed_worker_die_with_it(start_worker, record_log):
+    """An orphaned slot would keep running an attempt that is about to be run again."""
+    import psutil
+
+    queue.enqueue("record", {"sleep": 60})
+    worker = start_worker("--concurrency", "1", "--no-housekeeping")
+    slot_pid = int(wait_for(lambda: record_log(), message="task started")[0][2])
+    assert psutil.pid_exists(slot_pid)
+    worker.signal(signal.SIGKILL)
+    worker.wait()
+    wait_for(lambda: not psutil.pid_exists(slot_pid) or psutil.Process(slot_pid).status() == psutil.STATUS_ZOMBIE,
+             timeout=10, message="the orphaned slot to die")
