@@ -15,7 +15,6 @@ check of a scenario failed.
 """
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time

@@ -4,7 +4,6 @@
 import random
 import signal
 import time
-from datetime import datetime
 
 from faultkit.lab import Lab, Result, active, completed, drain, query, scalar, seconds, wait_until
 
@@ -20,7 +19,7 @@ def sigkill_workers(lab: Lab) -> Result:
     rng = random.Random(7)
     kills: list[tuple[float, int]] = []  # (wall-clock time, pid)
     started = time.monotonic()
-    wait_until(lambda: scalar(url, "SELECT count(*) FROM tasks_task WHERE status = 'completed'") > 0, 60)
+    wait_until(lambda: completed(url) > 0, 60)
     while active(url) > tasks * 0.05 and time.monotonic() - started < 600:
         time.sleep(rng.uniform(1.5, 3.0))
         victim = rng.choice(fleet.live_workers())
