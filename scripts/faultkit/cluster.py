@@ -130,6 +130,7 @@ class Bouncer:
             f"default_pool_size = {pool_size}\nmax_client_conn = 500\n"
             f"logfile = {folder / 'pgbouncer.log'}\npidfile = {folder / 'pgbouncer.pid'}\n"
             "ignore_startup_parameters = extra_float_digits,options\n"
+            f"admin_users = {SUPERUSER}\n"
         )
         if cluster.user:
             entry = pwd.getpwnam(cluster.user)
@@ -149,6 +150,15 @@ class Bouncer:
     @property
     def url(self) -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{self.dbname}"
+
+    def server_connections(self) -> int:
+        """Server connections PgBouncer holds for the database, from its admin console."""
+        with psycopg.connect(f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/pgbouncer", autocommit=True) as conn:
+            cursor = psycopg.ClientCursor(conn)  # the console speaks the simple protocol only
+            cursor.execute("SHOW POOLS")
+            names = [column.name for column in cursor.description]
+            return sum(sum(row[names.index(k)] for k in names if k.startswith("sv_"))
+                       for row in cursor.fetchall() if row[names.index("database")] == self.dbname)
 
     def stop(self) -> None:
         self.proc.terminate()

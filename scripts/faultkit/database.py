@@ -159,17 +159,22 @@ def _dead_tuples(url: str) -> int:
 
 
 class ConnectionSampler(threading.Thread):
-    """The largest number of connections to one database, sampled every 100 ms."""
+    """The largest number of connections to one database, sampled every 100 ms:
+    as PostgreSQL sees them, or as PgBouncer counts its server connections."""
 
-    def __init__(self, admin_url: str, dbname: str) -> None:
+    def __init__(self, admin_url: str, dbname: str, bouncer: Bouncer | None = None) -> None:
         super().__init__(daemon=True)
-        self.admin_url, self.dbname, self.peak = admin_url, dbname, 0
+        self.admin_url, self.dbname, self.bouncer, self.peak = admin_url, dbname, bouncer, 0
         self.stopped = threading.Event()
 
     def run(self) -> None:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             while not self.stopped.is_set():
-                self.peak = max(self.peak, conn.execute(CONNECTIONS, [self.dbname]).fetchone()[0])
+                if self.bouncer:
+                    count = self.bouncer.server_connections()
+                else:
+                    count = conn.execute(CONNECTIONS, [self.dbname]).fetchone()[0]
+                self.peak = max(self.peak, count)
                 self.stopped.wait(0.1)
 
     def stop(self) -> int:
@@ -221,7 +226,7 @@ def _through_pgbouncer(lab: Lab, n: int, c: int, pool: int, tasks: int):
     direct_url = lab.cluster.url(name)
     try:
         fleet.producer("--count", str(tasks), "--batch", "500", "--payload", '{"sleep": 0.02}').wait(120)
-        sampler = ConnectionSampler(lab.cluster.url(), name)
+        sampler = ConnectionSampler(lab.cluster.url(), name, bouncer)
         sampler.start()
         for _ in range(n):
             fleet.worker("--concurrency", str(c))
@@ -246,7 +251,8 @@ def _through_pgbouncer(lab: Lab, n: int, c: int, pool: int, tasks: int):
         problems.append(f"{errors} traceback(s) in the worker logs behind PgBouncer")
     figures = {
         "pgbouncer: workers": f"{n} × concurrency {c}, QUEUE_LISTEN=false, QUEUE_PREPARE=false, pool_mode=transaction",
-        "pgbouncer: peak server connections": f"{peak} (default_pool_size {pool}) for {n * 3} client connections",
+        "pgbouncer: peak server connections": f"{peak}, as PgBouncer counts them (default_pool_size {pool}), "
+                                               f"for {n * 3} client connections",
         "pgbouncer: rescue of the killed worker's tasks": "n/a" if rescued is None
         else f"{float(rescued) - killed_at:.1f} s after the SIGKILL",
     }
