@@ -15,6 +15,7 @@ check of a scenario failed.
 """
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -52,7 +53,8 @@ def main() -> int:
     report = args.report or (None if args.short or args.only else str(ROOT / "docs" / "reliability.md"))
 
     folder = Path(tempfile.mkdtemp(prefix="faults-run-"))
-    print(f"faults: {'short' if args.short else 'full'} run of scenario(s) {chosen}; logs in {folder}", flush=True)
+    print(f"faults: {'short' if args.short else 'full'} run of scenario(s) {chosen}; logs in {folder} "
+          "(kept if anything fails)", flush=True)
     began = time.monotonic()
     cluster = Cluster()
     results: list[Result] = []
@@ -81,6 +83,8 @@ def main() -> int:
             print(f"faults: cluster kept at {cluster.url()} (data in {cluster.root})")
         else:
             cluster.destroy()
+    if not args.keep and all(r.ok for r in results):
+        shutil.rmtree(folder, ignore_errors=True)  # the logs matter only when something failed
     total = time.monotonic() - began
     text = render(results, short=args.short, total_seconds=total)
     if report:
