@@ -26,6 +26,12 @@ holds every id the producer wrote down against that log and the database:
 - Rolled-back enqueues (the producer of scenarios 1 and 2 rolls back some batches on purpose)
   and enqueues refused while the database was away must leave no row and no
   execution.
+
+The rescue threshold is deliberately short (3 s, against 20 s by default), so
+on this shared, busy machine a live worker's heartbeat occasionally lapses past
+it: a `WorkerLost` where no process was killed is such a lapse. The queue
+treats it as it must (the attempt is fenced and run again), and the audit
+counts it among the explained duplicates.
 """
 
 
