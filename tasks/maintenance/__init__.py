@@ -57,7 +57,10 @@ class Housekeeper(threading.Thread):
                                    name, str(exc).strip().split("\n")[0])
                     self.cut_off_at = time.monotonic()
                     connection.close()
-                    continue
+                    # Every chore would fail the same way: try again in a second, not at each interval.
+                    for other in due:
+                        due[other] = max(due[other], self.cut_off_at + 1.0)
+                    break
                 except Exception:
                     logger.exception("Housekeeping chore %s failed; it will run again", name)
                     close_old_connections()
