@@ -13,9 +13,11 @@ import requests
 from faultkit.cluster import Bouncer, free_port
 from faultkit.lab import OBSERVER, Lab, Result, active, completed, drain, query, scalar, wait_until
 
-# Every connection to the scenario's database but the suite's own.
+# Every client connection to the scenario's database but the suite's own
+# (autovacuum and parallel workers show up there too, and are not clients).
 CONNECTIONS = f"""SELECT count(*) FROM pg_stat_activity
-                  WHERE datname = %s AND application_name <> '{OBSERVER}' AND pid <> pg_backend_pid()"""
+                  WHERE datname = %s AND backend_type = 'client backend'
+                    AND application_name <> '{OBSERVER}' AND pid <> pg_backend_pid()"""
 
 
 class HttpProducer(threading.Thread):
