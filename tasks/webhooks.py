@@ -16,6 +16,7 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from tasks import conf, retry
+from tasks.db import connection_lost
 from tasks.webhook_http import (  # noqa: F401 - the public names of webhooks, kept here
     MAX_REDIRECTS,
     SIGNATURE_HEADER,
@@ -116,7 +117,11 @@ class WebhookSender(threading.Thread):
             try:
                 busy = deliver_due() > 0
             except DatabaseError as exc:
-                logger.warning("Webhook delivery paused: database unavailable (%s)", str(exc).strip().split("\n")[0])
+                if not connection_lost():
+                    logger.exception("Webhook delivery failed; retrying")
+                else:
+                    logger.warning("Webhook delivery paused: database unavailable (%s)",
+                                   str(exc).strip().split("\n")[0])
                 connection.close()
                 busy = False
             except Exception:

@@ -10,6 +10,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from tasks import conf
+from tasks.db import connection_lost
 from tasks.maintenance import fold_stats, promote, prune, rescue
 
 logger = logging.getLogger("tasks.maintenance")
@@ -51,25 +52,31 @@ class Housekeeper(threading.Thread):
                     continue
                 try:
                     count = run_once(timezone.now())
-                except DatabaseError as exc:
-                    # The database is away (restart, failover): one line, not a traceback per chore.
-                    logger.warning("Housekeeping chore %s: database unavailable (%s); it will run again",
-                                   name, str(exc).strip().split("\n")[0])
-                    self.cut_off_at = time.monotonic()
-                    connection.close()
-                    # Every chore would fail the same way: try again in a second, not at each interval.
-                    for other in due:
-                        due[other] = max(due[other], self.cut_off_at + 1.0)
-                    break
-                except Exception:
-                    logger.exception("Housekeeping chore %s failed; it will run again", name)
-                    close_old_connections()
-                    connection.close()
+                except Exception as exc:
+                    if self._failed(name, exc):
+                        # Every chore would fail the same way: try again in a second, not at each interval.
+                        for other in due:
+                            due[other] = max(due[other], self.cut_off_at + 1.0)
+                        break
                     continue
                 if count and name != "fold_stats":
                     logger.info("Housekeeping: %s handled %s task(s)", name, count)
             self.stopped.wait(max(0.05, min(due.values()) - time.monotonic()))
         connection.close()
+
+    def _failed(self, name: str, exc: Exception) -> bool:
+        """Log a chore's failure and drop the connection; True when the database is away."""
+        lost = isinstance(exc, DatabaseError) and connection_lost()
+        if lost:
+            # A restart or failover: one line, not a traceback per chore.
+            logger.warning("Housekeeping chore %s: database unavailable (%s); it will run again",
+                           name, str(exc).strip().split("\n")[0])
+            self.cut_off_at = time.monotonic()
+        else:
+            logger.exception("Housekeeping chore %s failed; it will run again", name)
+        close_old_connections()
+        connection.close()
+        return lost
 
     def _recently_cut_off(self) -> bool:
         """Whether this worker lost the database less than a rescue threshold ago.
