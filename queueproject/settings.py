@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # 503 (not 500) while PostgreSQL is away; see queueproject/middleware.py.
+    "queueproject.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "queueproject.urls"
@@ -120,6 +122,8 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SECURE_SSL_REDIRECT)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SECURE_SSL_REDIRECT)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 # The API is the only cross-origin surface; browsers may send the idempotency
@@ -160,7 +164,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with a body-size cap and deep-nesting guard (tasks/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["tasks.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "tasks.api.schema.QueueAutoSchema",
     "EXCEPTION_HANDLER": "tasks.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -227,11 +232,16 @@ TASK_QUEUE = {
     "WEBHOOK_SECRET": env.str("QUEUE_WEBHOOK_SECRET", default=""),
     "WEBHOOK_ON_FAILURE": env.bool("QUEUE_WEBHOOK_ON_FAILURE", default=False),
     "WEBHOOK_ALLOW_PRIVATE": env.bool("QUEUE_WEBHOOK_ALLOW_PRIVATE", default=False),
+    # CIDRs webhooks may reach even though they are not public, e.g. 10.20.0.0/16 (comma-separated).
+    "WEBHOOK_ALLOWED_NETWORKS": env.list("QUEUE_WEBHOOK_ALLOWED_NETWORKS", default=[]),
+    # CA bundle that https webhooks are verified against; empty: certifi's public CAs.
+    "WEBHOOK_CA_BUNDLE": env.str("QUEUE_WEBHOOK_CA_BUNDLE", default=""),
     # Operations: the event log behind /api/events and the metrics, and /metrics access.
     "EVENT_RETENTION": env.float("QUEUE_EVENT_RETENTION", default=3600.0),
     "METRICS_TOKEN": env.str("QUEUE_METRICS_TOKEN", default=""),
     # Input limits.
     "MAX_PAYLOAD_BYTES": env.int("QUEUE_MAX_PAYLOAD_BYTES", default=256 * 1024),
+    "MAX_PAYLOAD_DEPTH": env.int("QUEUE_MAX_PAYLOAD_DEPTH", default=32),
     # REST API limits (see README, "REST API").
     "API_MAX_BODY_BYTES": env.int("QUEUE_API_MAX_BODY_BYTES", default=10 * 1024 * 1024),
     "BULK_MAX": env.int("QUEUE_BULK_MAX", default=1000),

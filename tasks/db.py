@@ -13,3 +13,10 @@ def raw_cursor() -> psycopg.Cursor:
     """
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
+
+
+def connection_lost() -> bool:
+    """Whether this thread's connection failed to open or broke (server away,
+    restarted, backend terminated), as opposed to a statement that failed."""
+    raw = connection.connection
+    return raw is None or raw.closed or raw.broken

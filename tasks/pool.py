@@ -115,6 +115,7 @@ def slot_main(conn: Connection, index: int, memory_limit_mb: int) -> None:
     # whole process group, and a slot must finish its task rather than die.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent()
     if memory_limit_mb:
         limit = memory_limit_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -126,8 +127,34 @@ def slot_main(conn: Connection, index: int, memory_limit_mb: int) -> None:
     while True:
         try:
             job = conn.recv()
-        except (EOFError, KeyboardInterrupt):
+        except (EOFError, OSError, KeyboardInterrupt):  # OSError: the supervisor died
             return
         if job is None:
             return
-        conn.send(execute(job))
+        outcome = execute(job)
+        try:
+            conn.send(outcome)
+        except OSError:  # the supervisor is gone; the task will be rescued and run again
+            return
+
+
+def die_with_parent() -> None:
+    """Be SIGKILLed when the parent process dies.
+
+    Called in the fork server (whose parent is the supervisor) and in each slot
+    (whose parent is the fork server), so a SIGKILLed supervisor takes its
+    slots along. Its task will be rescued and run again; an orphaned slot that
+    kept running it would only run it twice at the same time. Linux only;
+    elsewhere the orphan finishes its task and exits when it finds the pipe closed.
+    """
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)

@@ -6,3 +6,9 @@ import django
 django.setup(set_prefix=False)
 
 import tasks.execution  # noqa: E402,F401
+
+from tasks.pool import die_with_parent  # noqa: E402
+
+# The fork server outlives a SIGKILLed supervisor while its slots live; this
+# ends it, and them, with the supervisor (see die_with_parent).
+die_with_parent()

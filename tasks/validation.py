@@ -40,8 +40,10 @@ def validate_task(task, *, exposed_only: bool = False) -> None:
     check("webhook", webhook_error(task.webhook))
     for field in ("unique_key", "idempotency_key"):
         value = getattr(task, field)
-        if value is not None and not 1 <= len(value) <= 255:
+        if value is not None and (not isinstance(value, str) or not 1 <= len(value) <= 255):
             check(field, "The key must be 1 to 255 characters long.")
+        elif value is not None and (message := text_error(value)):
+            check(field, f"The key {message}")
     if errors:
         raise ValidationError(errors)
 
@@ -66,6 +68,10 @@ def type_error(name, *, exposed_only: bool = False) -> str | None:
 
 
 def payload_error(type_name: str, payload) -> str | None:
+    # Shape first: it walks without recursion, so a deep or circular payload is
+    # refused before json.dumps could recurse past Python's limit.
+    if message := shape_error(payload, conf.get("MAX_PAYLOAD_DEPTH")):
+        return message
     try:
         size = len(json.dumps(payload, allow_nan=False).encode())
     except (TypeError, ValueError) as exc:
@@ -79,6 +85,36 @@ def payload_error(type_name: str, payload) -> str | None:
             validate(payload)
         except ValueError as exc:
             return str(exc)
+    return None
+
+
+def shape_error(payload, max_depth: int) -> str | None:
+    """Nesting deeper than `max_depth` containers, or text PostgreSQL cannot store."""
+    stack = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if message := text_error(value):
+                return f"The payload {message}"
+        elif isinstance(value, dict | list | tuple):
+            if depth > max_depth:
+                return f"The payload nests deeper than {max_depth} levels of objects and arrays."
+            if isinstance(value, dict):
+                stack.extend((key, depth) for key in value if isinstance(key, str))
+                stack.extend((item, depth + 1) for item in value.values())
+            else:
+                stack.extend((item, depth + 1) for item in value)
+    return None
+
+
+def text_error(value: str) -> str | None:
+    """Why PostgreSQL could not store `value` as text or in jsonb, if it could not."""
+    if "\x00" in value:
+        return "contains the NUL character (\\u0000), which PostgreSQL cannot store; remove it."
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone UTF-16 surrogate, which is not valid Unicode; send well-formed text."
     return None
 
 
@@ -127,4 +163,10 @@ def webhook_error(url) -> str | None:
         _url(url)
     except ValidationError:
         return "The webhook must be an http(s) URL, for example https://example.com/hook."
+    from tasks.webhook_http import UnsafeURL, check_url
+
+    try:
+        check_url(url, resolve=False)
+    except UnsafeURL as exc:
+        return str(exc)
     return None

@@ -177,6 +177,7 @@ class Worker:
                 slot.kill()
                 self._buffer(self.failed, queue.interrupted(slot.job, now))
                 slot.job = None
+        self.db_retry_at = 0.0  # one last try, even in the middle of a backoff
         self._db(self._flush)
         self._db(lambda: queue.hand_back(raw_cursor(), self.id, self.backlog))
         self.backlog.clear()
@@ -203,8 +204,9 @@ class Worker:
             self.maybe_more = True
             self.next_poll = now + conf.get("POLL_INTERVAL")
         if self.stopping and self.backlog:
-            self._db(lambda: queue.hand_back(raw_cursor(), self.id, self.backlog))
-            self.backlog.clear()
+            # Kept until the database takes them back; until then they are still ours.
+            if self._db(lambda: queue.hand_back(raw_cursor(), self.id, self.backlog)) is not None:
+                self.backlog.clear()
         self._claim_if_useful()
         self._dispatch()
         self._handle_events(self._wait_time())
@@ -401,6 +403,9 @@ class Worker:
 
     def _db_failed(self, exc: Exception) -> None:
         delay = DB_RETRY_DELAYS[min(self.db_failures, len(DB_RETRY_DELAYS) - 1)]
+        # Never back off so long that, once the database is back, the heartbeat
+        # comes too late and this live worker's tasks are rescued from under it.
+        delay = min(delay, conf.get("WORKER_TIMEOUT") / 4)
         self.db_failures += 1
         self.db_retry_at = time.monotonic() + delay
         logger.warning("Worker %s: database unavailable (%s); retrying in %ss", self.id, str(exc).strip(), delay)

@@ -52,3 +52,11 @@ def orm(payload):
     exists = Task.objects.filter(pk=current_job().id).exists()
     time.sleep(float(payload or 0))
     return {"exists": exists}
+
+
+@register("hog")
+def hog(payload):
+    """Allocate memory until the process runs out, 64 MB at a time."""
+    hoard = []
+    while True:
+        hoard.append(bytearray(64 * 1024 * 1024))

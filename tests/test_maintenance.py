@@ -4,6 +4,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from tasks import queue, stats
@@ -26,8 +27,21 @@ def test_promote_moves_only_due_scheduled_tasks_to_pending():
     assert promote.run_once(now + timedelta(minutes=1)) == 1
 
 
+def server_start():
+    with raw_cursor() as cursor:
+        cursor.execute("SELECT pg_postmaster_start_time()")
+        return cursor.fetchone()[0]
+
+
+def settled_server_time():
+    """Now, or later if the server started less than a rescue threshold ago
+    (the embedded server starts with the test run): rescue waits that long."""
+    threshold = timedelta(seconds=settings.TASK_QUEUE["WORKER_TIMEOUT"])
+    return max(timezone.now(), server_start() + threshold + timedelta(seconds=1))
+
+
 def test_rescue_fails_the_attempts_of_workers_that_stopped_heartbeating():
-    now = timezone.now()
+    now = settled_server_time()
     dead = WorkerFactory(last_heartbeat=now - timedelta(minutes=5))
     alive = WorkerFactory(last_heartbeat=now)
     orphan = TaskFactory(max_retries=1)
@@ -49,7 +63,7 @@ def test_rescue_fails_the_attempts_of_workers_that_stopped_heartbeating():
 
 
 def test_rescue_of_a_task_without_retries_left_makes_a_dead_letter():
-    now = timezone.now()
+    now = settled_server_time()
     TaskFactory(max_retries=0)
     queue.claim(raw_cursor(), uuid.uuid4(), None, 1)  # a worker with no row at all
     assert rescue.run_once(now) == 1
@@ -109,3 +123,15 @@ def test_oldest_pending_age_uses_the_earliest_run_at_across_priorities():
     TaskFactory(priority=-3, run_at=now - timedelta(seconds=90))
     TaskFactory(priority=0, run_at=now - timedelta(seconds=30), queue="other")
     assert stats.summary(now)["oldest_pending_age_seconds"] == pytest.approx(90, abs=0.01)
+
+
+def test_rescue_gives_workers_a_full_threshold_after_the_database_restarts(settings):
+    """Workers were silent while the database was away: no rescue until they had time to reconnect."""
+    started = server_start()
+    threshold = timedelta(seconds=settings.TASK_QUEUE["WORKER_TIMEOUT"])
+    silent = WorkerFactory(last_heartbeat=started - timedelta(hours=1))  # last beat before the restart
+    TaskFactory()
+    queue.claim(raw_cursor(), silent.id, None, 1)
+
+    assert rescue.run_once(started + threshold / 2) == 0
+    assert rescue.run_once(started + threshold + timedelta(seconds=1)) == 1

@@ -2,20 +2,17 @@
 
 - Bodies larger than QUEUE_API_MAX_BODY_BYTES are refused with 413 before
   anything reads them (DRF parses request streams directly, so Django's
-  DATA_UPLOAD_MAX_MEMORY_SIZE alone would not stop a large JSON body).
-- When the database cannot be reached (or cancels the statement), the answer
-  is a 503 in the API's error shape with Retry-After, never a 500 with a
-  traceback: the request can simply be sent again.
+  DATA_UPLOAD_MAX_MEMORY_SIZE alone would not stop a large JSON body); a body
+  that trips Django's own limit while being read gets the same 413.
+- `database_unavailable()` is the API's 503 while the database cannot be
+  reached; queueproject.middleware answers it for every path.
 """
 
-import logging
-
-from django.db import InterfaceError, OperationalError
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 
 from tasks import conf
 from tasks.api.errors import json_error
-
-logger = logging.getLogger("tasks.api")
 
 DATABASE_RETRY_AFTER = 5
 # The API's own prefix, plus the reference documents' root paths (tasks/api/compat_urls.py).
@@ -43,9 +40,9 @@ class ApiGuardMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if is_api_path(request.path) and isinstance(exception, OperationalError | InterfaceError):
-            logger.warning("API request %s %s: database unavailable: %s", request.method, request.path, exception)
-            return database_unavailable()
+        if is_api_path(request.path) and isinstance(exception, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return json_error(413, "too_large", f"The request body is over {limit} bytes; send less.")
         return None
 
     @staticmethod

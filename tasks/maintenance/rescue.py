@@ -15,6 +15,10 @@ from tasks.db import raw_cursor
 from tasks.execution import Job
 from tasks.maintenance.locks import try_lock
 
+# Heartbeats count from the server's start at the earliest: after a restart
+# (or a failover) every worker was silent for as long as the database was
+# away, through no fault of its own, and gets a full threshold to reconnect
+# before its tasks are taken from it.
 ORPHANS = """
 SELECT t.id, t.type, t.queue, t.priority, t.attempt, t.retry_count, t.max_retries,
        t.timeout, t.worker_id, t.started_at, t.retry_backoff
@@ -22,7 +26,8 @@ FROM tasks_task t
 WHERE t.status = 'processing'
   AND NOT EXISTS (
       SELECT 1 FROM tasks_worker w
-      WHERE w.id = t.worker_id AND w.last_heartbeat >= %s AND w.state <> 'stopped'
+      WHERE w.id = t.worker_id AND w.state <> 'stopped'
+        AND greatest(w.last_heartbeat, pg_postmaster_start_time()) >= %s
   )
 LIMIT 1000
 FOR UPDATE OF t SKIP LOCKED
