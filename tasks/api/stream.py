@@ -217,10 +217,10 @@ def _parse(request: HttpRequest) -> tuple[Filter | None, Cursor | None, dict]:
 
 async def events_view(request: HttpRequest) -> HttpResponse:
     """GET /api/events?queue=a,b&type=email&event=task.completed,worker.* (all optional)."""
-    if request.method != "GET":
-        return json_error(405, "method_not_allowed", MESSAGES[405])
     if not await sync_to_async(_authenticated)(request):
         return json_error(401, "not_authenticated", MESSAGES[401])
+    if request.method != "GET":
+        return json_error(405, "method_not_allowed", MESSAGES[405])
     request_filter, after, errors = _parse(request)
     if errors:
         return JsonResponse(error_body("invalid", f"Invalid fields: {', '.join(errors)}.", errors), status=400)
