@@ -89,6 +89,16 @@ DATABASES = {
         "CONN_HEALTH_CHECKS": True,
     }
 }
+# Under ASGI each request runs in a thread of its own, and Django keeps one
+# connection per thread: persistent connections would pile up until PostgreSQL
+# refuses clients ("too many clients already"). The ASGI entry point therefore
+# turns on psycopg's connection pool (DB_POOL), which returns connections at the
+# end of each request. Workers keep their one persistent connection.
+if env.bool("DB_POOL", default=False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1, "max_size": env.int("DB_POOL_MAX_SIZE", default=8), "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
