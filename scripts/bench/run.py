@@ -1,0 +1,81 @@
+"""Each section of the benchmark: its runs and their medians."""
+
+from scripts.bench import drain as drain_
+from scripts.bench import enqueue as enqueue_
+from scripts.bench import floor as floor_
+from scripts.bench import latency as latency_
+from scripts.bench import scale as scale_
+from scripts.bench.database import reset
+from scripts.bench.util import median, repeat, say
+
+HTTP_CONNECTIONS = 16
+BULK_SIZE = 100
+
+
+def enqueue(args, url: str) -> dict:
+    reset()
+    result = {
+        "single": median(repeat(args.runs, lambda: enqueue_.single(2000))),
+        "bulk": median(repeat(args.runs, lambda: enqueue_.bulk(args.tasks))),
+    }
+    if not enqueue_.have_wrk():
+        say("  wrk is not installed (apt-get install wrk): HTTP enqueue skipped")
+        return result
+    server = enqueue_.WebServer(processes=2)
+    try:
+        body = {"type": "echo", "payload": None, "queue": enqueue_.QUEUE}
+        enqueue_.wrk(server, "/api/tasks", body, 2, HTTP_CONNECTIONS)  # warm up every web process
+        runs = [enqueue_.wrk(server, "/api/tasks", body, args.http_seconds, HTTP_CONNECTIONS)
+                for _ in range(args.runs)]
+        result["http"] = _median_fields(runs, "requests_per_s", "p50_ms", "p99_ms")
+        if bulk_body := enqueue_.bulk_body(server, BULK_SIZE):
+            runs = [enqueue_.wrk(server, "/api/tasks/bulk", bulk_body, args.http_seconds, 4, BULK_SIZE)
+                    for _ in range(args.runs)]
+            result["http_bulk"] = _median_fields(runs, "requests_per_s", "tasks_per_s", "p50_ms", "p99_ms")
+        else:
+            say("  POST /api/tasks/bulk is not on this branch yet: pending")
+    finally:
+        server.stop()
+    return result
+
+
+def floor(args, url: str) -> dict:
+    return {
+        "batch_100": median(repeat(args.runs, lambda: floor_.floor(url, args.tasks, 100))),
+        "batch_1": median(repeat(args.runs, lambda: floor_.floor(url, max(1000, args.tasks // 10), 1))),
+    }
+
+
+def drain(args, url: str) -> dict:
+    """For 1 and 2 processes: one run per concurrency, then more runs at the best one."""
+    result = {}
+    for processes in (1, 2):
+        tried = [drain_.drain(args.tasks, processes, int(c)) for c in args.concurrency.split(",")]
+        best = max(tried, key=lambda r: r.rate)
+        runs = [best] + [drain_.drain(args.tasks, processes, best.concurrency) for _ in range(args.runs - 1)]
+        result[processes] = {
+            "concurrency": best.concurrency,
+            "tried": {r.concurrency: r.rate for r in tried},
+            "rate": median([r.rate for r in runs]),
+            "supervisor_rss_mb": max(r.supervisor_rss_mb for r in tried + runs),
+            "slot_rss_mb": max(r.slot_rss_mb for r in tried + runs),
+        }
+    return result
+
+
+def latency(args, url: str) -> dict:
+    runs = [latency_.pickup(200, 4) for _ in range(args.runs)]
+    return _median_fields(runs, "p50_ms", "p99_ms", "max_ms")
+
+
+def scale(args, url: str) -> dict:
+    reset()
+    empty = scale_.measure(0)
+    scale_.fill(args.rows)
+    full = scale_.measure(args.rows)
+    return {"empty": empty, "full": full, "plan": scale_.explain_claim()}
+
+
+def _median_fields(runs: list, *fields: str) -> dict:
+    return {field: median([getattr(r, field) for r in runs]) for field in fields}
+
