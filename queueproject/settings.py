@@ -187,6 +187,11 @@ TASK_QUEUE = {
     "MAX_TASKS_PER_CHILD": env.int("QUEUE_MAX_TASKS_PER_CHILD", default=0),
     "CHILD_MEMORY_LIMIT_MB": env.int("QUEUE_CHILD_MEMORY_LIMIT_MB", default=0),
     "CLAIM_BATCH": env.int("QUEUE_CLAIM_BATCH", default=100),
+    # Most jobs sent to a slot in one message (short tasks only; 1 sends one at a time).
+    "SLOT_BATCH": env.int("QUEUE_SLOT_BATCH", default=16),
+    # synchronous_commit=off for the worker's claims and outcomes (never for enqueues):
+    # faster, and a PostgreSQL crash can only make a task run again.
+    "ASYNC_COMMIT": env.bool("QUEUE_ASYNC_COMMIT", default=False),
     "FLUSH_INTERVAL": env.float("QUEUE_FLUSH_INTERVAL", default=0.005),
     "FLUSH_SIZE": env.int("QUEUE_FLUSH_SIZE", default=100),
     # Modules imported at start-up so that their handlers register (comma-separated).
