@@ -60,12 +60,9 @@ def manage(*args: str, env: dict | None = None, log: str = "manage") -> subproce
 
 
 def stop(proc: subprocess.Popen, timeout: float = 60) -> int:
-    """SIGTERM the process (and its group) and wait for it."""
+    """SIGTERM the process, as `manage.py serve` does, and wait for it."""
     if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        proc.send_signal(signal.SIGTERM)
     try:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
