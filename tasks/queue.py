@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from tasks import conf
 from tasks import retry as retry_policy
+from tasks.db import copy_insert
 from tasks.execution import Job, Outcome
 from tasks.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Task, TaskStatus
 from tasks import validation
@@ -79,8 +80,9 @@ def enqueue(type: str, payload: Any = None, **options: Any) -> Task:
 
 
 def enqueue_many(tasks: Sequence[Task]) -> list[Task]:
-    """Insert tasks made by `build` in one statement, all or nothing."""
-    return Task.objects.bulk_create(tasks)
+    """Insert tasks made by `build` in one statement (COPY), all or nothing."""
+    copy_insert(tasks)
+    return list(tasks)
 
 
 def cancel(tasks: QuerySet, *, now: datetime | None = None) -> int:
