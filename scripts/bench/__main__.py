@@ -10,6 +10,7 @@ import os
 import shlex
 import sys
 import time
+import warnings
 from datetime import UTC, datetime
 
 SECTIONS = ("enqueue", "floor", "drain", "latency", "scale")
@@ -33,6 +34,7 @@ def main(argv: list[str]) -> None:
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     if unknown := set(sections) - set(SECTIONS):
         raise SystemExit(f"bench: unknown sections {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic here
     from scripts.bench import database
 
     base, url = database.prepare()
@@ -40,8 +42,7 @@ def main(argv: list[str]) -> None:
 
     started = time.time()
     results = {
-        "command": "make bench" if os.environ.get("BENCH_VIA_MAKE") else
-        shlex.join([".venv/bin/python", "-m", "scripts.bench", *argv]),
+        "command": _command(argv),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "runs": args.runs,
         "machine": environment.machine(),
@@ -62,6 +63,12 @@ def main(argv: list[str]) -> None:
         with open(args.output, "w") as out:
             out.write(text)
         print(f"Wrote {args.output}")
+
+
+def _command(argv: list[str]) -> str:
+    if os.environ.get("BENCH_VIA_MAKE"):
+        return "make bench" + (f" BENCH_ARGS={shlex.quote(shlex.join(argv))}" if argv else "")
+    return shlex.join([".venv/bin/python", "-m", "scripts.bench", *argv])
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 
 from scripts.bench.database import reset
+from scripts.bench.profile import Recording
 from scripts.bench.util import manage, say, stop, wait_until
 
 QUEUE = "bench"
@@ -28,6 +29,7 @@ class DrainRun:
     seconds: float
     supervisor_rss_mb: float  # peak RSS (VmHWM) of the largest supervisor process
     slot_rss_mb: float  # peak RSS of the largest slot process
+    profile: str = ""  # py-spy's summary, for a profiled run
 
     @property
     def rate(self) -> float:
@@ -64,8 +66,9 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def drain(n: int, processes: int, concurrency: int, env: dict | None = None) -> DrainRun:
-    """One measured drain; raises SystemExit if any task did not run exactly once."""
+def drain(n: int, processes: int, concurrency: int, env: dict | None = None, profile: bool = False) -> DrainRun:
+    """One measured drain; raises SystemExit if any task did not run exactly once.
+    With `profile`, py-spy records the first worker (which slows it down)."""
     from django.db import connection
     from django.db.models import Max, Sum
 
@@ -74,6 +77,7 @@ def drain(n: int, processes: int, concurrency: int, env: dict | None = None) -> 
     reset()
     enqueue_paused(n)
     procs = start_workers(processes, concurrency, env)
+    recording = Recording(procs[0].pid, "drain-profile") if profile else None
     Queue.resume(QUEUE)
     started = time.time()
     try:
@@ -89,7 +93,8 @@ def drain(n: int, processes: int, concurrency: int, env: dict | None = None) -> 
         raise SystemExit(f"bench: drain not exactly once: {once}/{n} completed at attempt 1, "
                          f"workers processed {processed}, exit codes {codes}")
     connection.close()
-    run = DrainRun(processes, concurrency, n, finished - started, supervisor, slots)
-    say(f"  drain {n} with {processes} process(es) x {concurrency} slots: {run.rate:,.0f} tasks/s "
+    run = DrainRun(processes, concurrency, n, finished - started, supervisor, slots,
+                   recording.summary() if recording else "")
+    say(f"  {'profiled ' if profile else ''}drain {n} with {processes} process(es) x {concurrency} slots: {run.rate:,.0f} tasks/s "
         f"({run.seconds:.2f} s), RSS supervisor {supervisor:.0f} MB, slot {slots:.0f} MB")
     return run

@@ -4,12 +4,14 @@ from scripts.bench import drain as drain_
 from scripts.bench import enqueue as enqueue_
 from scripts.bench import floor as floor_
 from scripts.bench import latency as latency_
+from scripts.bench import profile as profile_
 from scripts.bench import scale as scale_
 from scripts.bench.database import reset
 from scripts.bench.util import median, repeat, say
 
 HTTP_CONNECTIONS = 16
 BULK_SIZE = 100
+SMALL_TABLE = 1_000
 
 
 def enqueue(args, url: str) -> dict:
@@ -68,6 +70,8 @@ def drain(args, url: str) -> dict:
             "slot_rss_mb": max(r.slot_rss_mb for r in tried + runs + tuned),
         }
         result["tuned"][processes] = median([r.rate for r in tuned])
+        if processes == 1 and profile_.py_spy():
+            result["profile"] = drain_.drain(args.tasks, 1, best.concurrency, profile=True).profile
     return result
 
 
@@ -77,11 +81,14 @@ def latency(args, url: str) -> dict:
 
 
 def scale(args, url: str) -> dict:
+    """A small table (1,000 finished rows, so that pages have rows to show) against a full one."""
     reset()
-    empty = scale_.measure(0)
-    scale_.fill(args.rows)
+    scale_.fill(0, SMALL_TABLE)
+    small = scale_.measure(SMALL_TABLE)
+    small_plan = scale_.explain_claim()
+    scale_.fill(SMALL_TABLE, args.rows)
     full = scale_.measure(args.rows)
-    return {"empty": empty, "full": full, "plan": scale_.explain_claim()}
+    return {"empty": small, "full": full, "plan": scale_.explain_claim(), "small_plan": small_plan}
 
 
 def _median_fields(runs: list, *fields: str) -> dict:

@@ -4,6 +4,7 @@ counters come from trigger-maintained tables, and the list is a key-ordered
 index scan, so none of them should notice the finished rows.
 """
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -39,28 +40,33 @@ class ScaleReading:
     list_http_ms: float | None = None  # GET /api/tasks, when the endpoint exists on this branch
 
 
-def fill(rows: int, chunk: int = 250_000) -> None:
+def fill(start: int, stop: int, chunk: int = 250_000) -> None:
+    """Add finished rows number `start` to `stop` (exclusive); fold counters, vacuum, analyse."""
     from django.db import connection
 
     from tasks.maintenance import fold_stats
 
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        for start in range(0, rows, chunk):
-            cursor.execute(FILL, {"start": start, "stop": min(rows, start + chunk)})
+        for first in range(start, stop, chunk):
+            cursor.execute(FILL, {"start": first, "stop": min(stop, first + chunk)})
         fold_stats.run_once(None)
         cursor.execute("VACUUM ANALYZE tasks_task")
-    say(f"  inserted {rows:,} finished tasks in {time.perf_counter() - started:.0f} s")
+    say(f"  {stop:,} finished tasks in the table ({stop - start:,} added in {time.perf_counter() - started:.0f} s)")
 
 
-def _time(call, repeat: int) -> float:
-    call()  # warm: connection, plan cache, buffers
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return median(samples)
+def _time_rounds(calls: dict, rounds: int) -> dict[str, float]:
+    """Median milliseconds of each call, measured in interleaved rounds so that a
+    burst of load from elsewhere on the machine hits every call alike."""
+    samples = {name: [] for name in calls}
+    for call in calls.values():
+        call()  # warm: connection, plan cache, buffers
+    for _ in range(rounds):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            samples[name].append((time.perf_counter() - started) * 1000)
+    return {name: median(values) for name, values in samples.items()}
 
 
 def _list_page(status: str | None = None):
@@ -80,6 +86,7 @@ def _http_get(path: str):
     from django.test import Client
     from rest_framework.authtoken.models import Token
 
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # the probe's 404 is expected
     user, _ = get_user_model().objects.get_or_create(username="bench")
     token, _ = Token.objects.get_or_create(user=user)
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token.key}")
@@ -91,24 +98,24 @@ def _http_get(path: str):
     return get if client.get(path).status_code == 200 else None
 
 
-def measure(rows: int, repeat: int = 30) -> ScaleReading:
-    """Median latencies of the stats summary, a list page, and a claim of 10."""
+def measure(rows: int, rounds: int = 60) -> ScaleReading:
+    """Median latencies of the stats summary, list pages, and claims of 10."""
     from tasks import queue, stats
     from tasks.db import raw_cursor
 
-    queue.enqueue_many([queue.build("echo", None, queue=QUEUE) for _ in range(repeat * 20 + 40)])
+    queue.enqueue_many([queue.build("echo", None, queue=QUEUE) for _ in range(rounds * 20 + 40)])
     worker = uuid.uuid4()
-    reading = ScaleReading(
-        rows=rows,
-        stats_ms=_time(stats.summary, repeat),
-        list_ms=_time(_list_page, repeat),
-        list_filtered_ms=_time(lambda: _list_page("failed"), repeat),
-        claim_ms=_time(lambda: queue.claim(raw_cursor(), worker, [QUEUE], 10), repeat),
-        claim_all_ms=_time(lambda: queue.claim(raw_cursor(), worker, None, 10), repeat),
-    )
+    calls = {
+        "stats_ms": stats.summary,
+        "list_ms": _list_page,
+        "list_filtered_ms": lambda: _list_page("failed"),
+        "claim_ms": lambda: queue.claim(raw_cursor(), worker, [QUEUE], 10),
+        "claim_all_ms": lambda: queue.claim(raw_cursor(), worker, None, 10),
+    }
     for field, path in (("stats_http_ms", "/api/stats"), ("list_http_ms", "/api/tasks?limit=50")):
         if get := _http_get(path):
-            setattr(reading, field, _time(get, repeat))
+            calls[field] = get
+    reading = ScaleReading(rows=rows, **_time_rounds(calls, rounds))
     say(f"  {rows:,} finished rows: stats {reading.stats_ms:.2f} ms, list page {reading.list_ms:.2f} ms, "
         f"failed list page {reading.list_filtered_ms:.2f} ms, claim of 10 {reading.claim_ms:.2f} ms "
         f"(all queues {reading.claim_all_ms:.2f} ms), "
