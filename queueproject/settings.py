@@ -188,7 +188,7 @@ TASK_QUEUE = {
     "CHILD_MEMORY_LIMIT_MB": env.int("QUEUE_CHILD_MEMORY_LIMIT_MB", default=0),
     "CLAIM_BATCH": env.int("QUEUE_CLAIM_BATCH", default=100),
     # Most jobs sent to a slot in one message (short tasks only; 1 sends one at a time).
-    "SLOT_BATCH": env.int("QUEUE_SLOT_BATCH", default=16),
+    "SLOT_BATCH": env.int("QUEUE_SLOT_BATCH", default=32),
     # synchronous_commit=off for the worker's claims and outcomes (never for enqueues):
     # faster, and a PostgreSQL crash can only make a task run again.
     "ASYNC_COMMIT": env.bool("QUEUE_ASYNC_COMMIT", default=False),

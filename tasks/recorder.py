@@ -15,6 +15,7 @@ the outcomes not known to be recorded, for the loop to keep and record later
 (recording twice is harmless: the fence lets only the first one through).
 """
 
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ from tasks import conf, queue
 from tasks.db import raw_cursor
 from tasks.execution import Job, Outcome
 from tasks.maintenance import promote
+
+logger = logging.getLogger("tasks.worker")
 
 
 @dataclass
@@ -118,7 +121,9 @@ class Recorder(threading.Thread):
                 promote.run_once(timezone.now())
             if request.claim > 0:
                 result.jobs = queue.claim(self._cursor(), self.worker_id, self.queues, request.claim)
-        except (DatabaseError, psycopg.Error) as exc:
+        except Exception as exc:  # noqa: BLE001 - the thread must live on; the loop retries
+            if not isinstance(exc, DatabaseError | psycopg.Error):
+                logger.exception("The %s thread failed; the worker will retry", self.name)
             result.error = exc
             try:
                 connection.close()

@@ -16,6 +16,7 @@ A second Ctrl-C ends the grace period at once.
 """
 
 import logging
+import math
 import os
 import signal
 import socket
@@ -45,10 +46,15 @@ from tasks.webhooks import WebhookSender
 logger = logging.getLogger("tasks.worker")
 
 DB_RETRY_DELAYS = (0.5, 1, 2, 5, 10)
-# Jobs go to a slot in batches of about this much expected work (seconds), so a
-# batch of short tasks costs one message, while a task of this length or more
-# travels alone and a slow one never holds others back.
+# Jobs go to a slot in batches of about this much expected work (seconds), from
+# a moving average per task type: a batch of short tasks costs one message,
+# while a task of a type that takes this long or more, or of a type not seen
+# yet, travels alone, and nothing is queued behind it in its slot.
 BATCH_WORK = 0.002
+# A worker holds about this much expected work per slot (claimed, queued or
+# running), so that slots do not run dry while a claim makes its round trip;
+# a slot of slow tasks holds one, plus the prefetch.
+HOLD_WORK = 0.02
 
 # The row's state is the operator's: paused or running. The worker only writes
 # "stopping" (here) and "stopped" (on exit).
@@ -81,6 +87,7 @@ class Worker:
         self.prefetch = conf.get("PREFETCH")
         self.slot_batch = max(1, conf.get("SLOT_BATCH"))
         self.task_seconds: float | None = None  # moving average of handler run time
+        self.type_seconds: dict[str, float] = {}  # the same, per task type
         self.capacity = self._capacity()
         self.burst = burst
         self.max_tasks = max_tasks
@@ -287,27 +294,39 @@ class Worker:
 
     # --- slots ---------------------------------------------------------------
 
-    def _batch_size(self) -> int:
-        """Jobs per message to a slot: about BATCH_WORK of expected work, at least one."""
+    def _per_slot(self) -> int:
+        """Tasks to hold per slot: about HOLD_WORK of expected work, at least one."""
         if self.task_seconds is None:
             return 1
-        return max(1, min(self.slot_batch, int(BATCH_WORK / max(self.task_seconds, 1e-6))))
+        return max(1, min(conf.get("CLAIM_BATCH"), math.ceil(HOLD_WORK / max(self.task_seconds, 1e-6))))
+
+    def _expected(self, job: Job) -> float:
+        """How long `job` will probably run; a type not seen yet counts as a full batch."""
+        return self.type_seconds.get(job.type, BATCH_WORK)
 
     def _capacity(self) -> int:
-        """Tasks this worker holds at most: a batch per slot, plus the prefetch."""
-        running = self.concurrency * self._batch_size()
+        """Tasks this worker holds at most: enough per slot, plus the prefetch."""
+        running = self.concurrency * self._per_slot()
         return running + (running if self.prefetch < 0 else self.prefetch)
 
     def _dispatch(self) -> None:
         if not self.backlog or self.stopping:  # stopping: the backlog goes back, not to slots
             return
         grace = conf.get("TIMEOUT_GRACE")
-        size = self._batch_size()
-        # A slot takes more while its queue is at most half a batch, so it never waits for the next.
-        ready = [slot for slot in self.slots if len(slot.jobs) <= size // 2 and slot.room()]
+        # A slot takes more while what it holds is at most half a batch of work,
+        # so that it does not wait for the next message.
+        ready = [slot for slot in self.slots
+                 if slot.room() and sum(map(self._expected, slot.jobs)) <= BATCH_WORK / 2]
         for n, slot in enumerate(ready):
             share = -(-len(self.backlog) // (len(ready) - n))  # an even share of what is left
-            jobs = [self.backlog.popleft() for _ in range(min(share, size - len(slot.jobs), slot.room()))]
+            limit = min(share, self.slot_batch - len(slot.jobs), slot.room())
+            jobs, work = [], 0.0
+            while self.backlog and len(jobs) < limit:
+                seconds = self._expected(self.backlog[0])
+                if jobs and work + seconds > BATCH_WORK:
+                    break
+                jobs.append(self.backlog.popleft())
+                work += seconds
             if not jobs:
                 continue
             for job in jobs:
@@ -381,6 +400,8 @@ class Worker:
     def _outcome(self, slot: Slot, job: Job, outcome: Outcome) -> None:
         ran = outcome.finished_at - outcome.started_at
         self.task_seconds = ran if self.task_seconds is None else 0.9 * self.task_seconds + 0.1 * ran
+        known = self.type_seconds.get(job.type)
+        self.type_seconds[job.type] = ran if known is None else 0.9 * known + 0.1 * ran
         if outcome.ok:
             logger.info("Worker %s completed task %s", slot.index, job.id)
             self._buffer(self.done, outcome)

@@ -41,3 +41,13 @@ def flaky(payload):
     if job.attempt < int(payload):
         raise ConnectionError(f"attempt {job.attempt} failed on purpose")
     return {"attempt": job.attempt}
+
+
+@register("tally")
+def tally(payload):
+    """`record`, then exit the process when the payload is "crash": a quick type,
+    so it travels to slots in batches and the crash leaves jobs queued behind it."""
+    result = record(None)
+    if payload == "crash":
+        os._exit(9)
+    return result
