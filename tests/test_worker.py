@@ -158,8 +158,11 @@ def test_a_worker_killed_mid_task_is_rescued_and_its_task_completes(start_worker
 
 
 def test_four_worker_processes_run_two_thousand_tasks_exactly_once(start_worker, record_log):
-    queue.enqueue_many([queue.build("record", i) for i in range(2000)])
     workers = [start_worker("--concurrency", "2", env={"LOG_LEVEL": "WARNING"}) for _ in range(4)]
+    # All four ready first: one worker alone drains 2,000 quick tasks before the
+    # others finish starting, and then nothing would be shared.
+    wait_for(lambda: Worker.objects.filter(state=WorkerState.RUNNING).count() == 4, timeout=60)
+    queue.enqueue_many([queue.build("record", i) for i in range(2000)])
     wait_for(lambda: Task.objects.filter(status="completed").count() == 2000, timeout=120)
     runs = collections.Counter(line[0] for line in record_log())
     assert len(runs) == 2000
