@@ -195,8 +195,11 @@ class Worker:
                 slot.kill()
                 self._buffer(self.failed, queue.interrupted(slot.job, now))
                 slot.jobs.clear()
+        if (self.done or self.failed) and not self.recorder.busy:  # the last outcomes, as the others
+            self.recorder.submit(Request(self.done, self.failed, 0))
+            self.done, self.failed = [], []
+            self._apply(self.recorder.result(timeout=60))
         self.db_retry_at = 0.0
-        self._db(self._flush)
         self._db(lambda: queue.hand_back(raw_cursor(), self.id, self.backlog))
         self.backlog.clear()
         for slot in self.slots:
@@ -455,15 +458,6 @@ class Worker:
         if pending >= conf.get("FLUSH_SIZE") or self.stopping:
             return True
         return time.monotonic() - self.buffered_since >= conf.get("FLUSH_INTERVAL")
-
-    def _flush(self) -> None:
-        cursor = raw_cursor()
-        if self.done:
-            queue.complete(cursor, self.id, self.done)
-            self.done = []
-        if self.failed:
-            queue.fail(cursor, self.failed)
-            self.failed = []
 
     def _heartbeat(self) -> None:
         self.next_heartbeat = time.monotonic() + conf.get("HEARTBEAT_INTERVAL")
