@@ -57,15 +57,14 @@ class HttpRun:
 
 
 class WebServer:
-    """uvicorn serving the project, as `manage.py serve` starts it."""
+    """uvicorn serving the project, as `manage.py serve` starts it (access log included)."""
 
     def __init__(self, processes: int):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "queueproject.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", str(processes), "--lifespan", "off",
-             "--no-access-log"],
+             "--port", str(self.port), "--workers", str(processes), "--lifespan", "off"],
             cwd=ROOT, stdout=log_file("web"), stderr=subprocess.STDOUT, start_new_session=True,
         )
         wait_until(self._healthy, 60, "the web server", interval=0.2)
