@@ -35,6 +35,7 @@ def main(argv: list[str]) -> None:
     if unknown := set(sections) - set(SECTIONS):
         raise SystemExit(f"bench: unknown sections {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
     warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic here
+    command = _command(argv)
     from scripts.bench import database
 
     base, url = database.prepare()
@@ -42,7 +43,7 @@ def main(argv: list[str]) -> None:
 
     started = time.time()
     results = {
-        "command": _command(argv),
+        "command": command,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "runs": args.runs,
         "machine": environment.machine(),
@@ -66,9 +67,12 @@ def main(argv: list[str]) -> None:
 
 
 def _command(argv: list[str]) -> str:
+    """The command line that reproduces this run."""
+    url = os.environ.get("DATABASE_URL", "")
+    prefix = f"DATABASE_URL={shlex.quote(url)} " if url else ""
     if os.environ.get("BENCH_VIA_MAKE"):
-        return "make bench" + (f" BENCH_ARGS={shlex.quote(shlex.join(argv))}" if argv else "")
-    return shlex.join([".venv/bin/python", "-m", "scripts.bench", *argv])
+        return prefix + "make bench" + (f" BENCH_ARGS={shlex.quote(shlex.join(argv))}" if argv else "")
+    return prefix + shlex.join([".venv/bin/python", "-m", "scripts.bench", *argv])
 
 
 if __name__ == "__main__":
