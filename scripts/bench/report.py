@@ -142,6 +142,7 @@ def _scale(s: dict) -> list[str]:
             return f"| {label} | not on this branch yet | | |"
         return f"| {label} | {a:.2f} ms | {b:.2f} ms | {b / a:.2f}× |"
 
+    uses = "" if "task_claim_idx" in s["plan"] else " (**not** through task_claim_idx in this run)"
     return ["## 5. Scale", "",
             f"Median latency with {empty.rows:,} and with {full.rows:,} finished tasks in the table (completed, failed, "
             "cancelled over four queues, with payloads and results; vacuumed and analysed), plus 1,240 pending tasks "
@@ -154,5 +155,6 @@ def _scale(s: dict) -> list[str]:
             row("`GET /api/tasks?limit=50` (in process)", "list_http_ms"),
             row("claim of 10, named queue", "claim_ms"),
             row("claim of 10, every queue (`--queues '*'`)", "claim_all_ms"),
-            "", f"The claim at {full.rows:,} finished rows (`EXPLAIN (ANALYZE, BUFFERS)`):", "",
+            "", f"The claim at {full.rows:,} finished rows, with 1,000 pending tasks in its queue "
+            f"(`EXPLAIN (ANALYZE, BUFFERS)`){uses}:", "",
             "```", s["plan"], "```", ""]
