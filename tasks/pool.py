@@ -21,8 +21,9 @@ import resource
 import signal
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from multiprocessing.connection import Connection
+from operator import attrgetter
 from uuid import UUID
 
 from tasks.execution import Job, Outcome
@@ -30,6 +31,11 @@ from tasks.execution import Job, Outcome
 logger = logging.getLogger("tasks.worker")
 
 _context = None
+
+# Jobs and outcomes cross the pipe as plain tuples of their fields: pickling a
+# tuple costs a fraction of pickling a dataclass, and there is one of each per task.
+_job_fields = attrgetter(*(f.name for f in fields(Job)))
+_outcome_fields = attrgetter(*(f.name for f in fields(Outcome)))
 
 DROP = "drop"  # to a child: give back the jobs you have not started
 
@@ -98,7 +104,7 @@ class Slot:
         return max(0, self.max_tasks - self.tasks_run - len(self.jobs))
 
     def send(self, jobs: list[Job], grace: float) -> None:
-        self.conn.send(jobs)
+        self.conn.send([_job_fields(job) for job in jobs])
         self.grace = grace
         if not self.jobs:
             self._begin(jobs[0])
@@ -120,7 +126,7 @@ class Slot:
                     dropped += [job for job in self.jobs if job.id in ids]
                     self.jobs = deque(job for job in self.jobs if job.id not in ids)
                 else:
-                    finished.append((self.jobs.popleft(), message))
+                    finished.append((self.jobs.popleft(), Outcome(*message)))
                     self.tasks_run += 1
                     if self.jobs:
                         self._begin(self.jobs[0])
@@ -209,5 +215,5 @@ def slot_main(conn: Connection, index: int, memory_limit_mb: int) -> None:
                 conn.send(Dropped([job.id for job in queued]))
                 queued.clear()
             else:
-                queued.extend(message)
-        conn.send(execute(queued.popleft()))
+                queued.extend(Job(*values) for values in message)
+        conn.send(_outcome_fields(execute(queued.popleft())))
