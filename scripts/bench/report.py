@@ -1,6 +1,7 @@
 """docs/benchmarks.md from the results of one run of the benchmark."""
 
 from pathlib import Path
+from statistics import median
 
 NOTE = """\
 Measured on a **shared, noisy 2-core machine**: several engineers run test suites on it at the
@@ -36,12 +37,13 @@ def _targets(r: dict) -> list[str]:
     def target(name, value, goal, ok):
         rows.append(f"| {name} | {value} | {goal} | {'met' if ok else '**missed**'} |")
 
-    if "drain" in r and "floor" in r:
-        one, floor = r["drain"][1]["rate"], r["floor"]["batch_100"]
-        target("drain, 1 worker process vs the batched floor", f"{one:,.0f}/s = {one / floor:.0%} of {floor:,.0f}/s",
-               "≥ 50%", one >= floor / 2)
-        tuned = r["drain"]["tuned"][1]
-        target("the same, tuned settings", f"{tuned:,.0f}/s = {tuned / floor:.0%}", "≥ 50%", tuned >= floor / 2)
+    if "drain" in r and r["drain"]["ratios"]:
+        d = r["drain"]
+        ratio, tuned = median(d["ratios"]), median(d["tuned_ratios"])
+        target("drain, 1 worker process vs the batched floor (paired runs)",
+               f"{ratio:.0%} ({', '.join(f'{x:.0%}' for x in d['ratios'])})", "≥ 50%", ratio >= 0.5)
+        target("the same, tuned settings", f"{tuned:,.0%} ({', '.join(f'{x:.0%}' for x in d['tuned_ratios'])})",
+               "≥ 50%", tuned >= 0.5)
     if "drain" in r:
         two = r["drain"][2]["rate"]
         target("drain, 2 worker processes", f"{two:,.0f} tasks/s", "≥ 2,000/s", two >= 2000)
@@ -99,7 +101,11 @@ def _drain(d: dict | None, f: dict | None) -> list[str]:
             row = d[processes]
             tried = ", ".join(f"{c}: {rate:,.0f}" for c, rate in row["tried"].items())
             out.append(f"| {processes} | {row['concurrency']} | {row['rate']:,.0f} | {tried} |")
-        out += ["", "Default settings: every task logs its two INFO lines (to a file). Tuned "
+        out += ["", "The ratio to the floor pairs each 1-process run with a floor run (batches of 100) made "
+                "just before it, under the same load from elsewhere: "
+                f"default {', '.join(f'{x:.0%}' for x in d['ratios'])}; "
+                f"tuned {', '.join(f'{x:.0%}' for x in d['tuned_ratios'])}.",
+                "", "Default settings: every task logs its two INFO lines (to a file). Tuned "
                 "(`LOG_LEVEL=WARNING QUEUE_ASYNC_COMMIT=true`), same slots:", "",
                 "| worker processes | tasks/s, default | tasks/s, tuned |", "| --- | --- | --- |"]
         out += [f"| {p} | {d[p]['rate']:,.0f} | {d['tuned'][p]:,.0f} |" for p in (1, 2)]

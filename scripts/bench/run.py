@@ -55,13 +55,20 @@ TUNED = {"LOG_LEVEL": "WARNING", "QUEUE_ASYNC_COMMIT": "true"}
 
 def drain(args, url: str) -> dict:
     """For 1 and 2 processes: one run per concurrency, more runs at the best one,
-    then the same with the TUNED settings."""
-    result = {"tuned": {}}
+    then the same with the TUNED settings. For 1 process, each run at the best
+    concurrency is paired with a floor run just before it, so that the ratio
+    compares two measurements under the same load from elsewhere."""
+    result = {"tuned": {}, "ratios": [], "tuned_ratios": []}
     for processes in (1, 2):
         tried = [drain_.drain(args.tasks, processes, int(c)) for c in args.concurrency.split(",")]
         best = max(tried, key=lambda r: r.rate)
-        runs = [best] + [drain_.drain(args.tasks, processes, best.concurrency) for _ in range(args.runs - 1)]
-        tuned = [drain_.drain(args.tasks, processes, best.concurrency, TUNED) for _ in range(args.runs)]
+        runs, tuned = [], []
+        for settings, out, ratios in ((None, runs, "ratios"), (TUNED, tuned, "tuned_ratios")):
+            for _ in range(args.runs):
+                floor = floor_.floor(url, args.tasks, 100) if processes == 1 else None
+                out.append(drain_.drain(args.tasks, processes, best.concurrency, settings))
+                if floor:
+                    result[ratios].append(out[-1].rate / floor)
         result[processes] = {
             "concurrency": best.concurrency,
             "tried": {r.concurrency: r.rate for r in tried},
