@@ -51,8 +51,10 @@ def main(argv: list[str]) -> None:
         "postgres": environment.postgres(),
     }
     try:
+        results["load"] = {}
         for section in sections:
             print(f"== {section}", flush=True)
+            results["load"][section] = os.getloadavg()[0]
             results[section] = getattr(run, section)(args, url)
     finally:
         if not args.keep_db:

@@ -24,7 +24,9 @@ def render(r: dict) -> str:
         out += _latency(r["latency"])
     if "scale" in r:
         out += _scale(r["scale"])
-    out += ["## Where it ran", ""]
+    out += ["## Where it ran", "",
+            "Load average (1 minute) at the start of each section, from everything on the machine: "
+            + ", ".join(f"{name} {load:.1f}" for name, load in r.get("load", {}).items()) + ".", ""]
     for title, key in (("Machine", "machine"), ("Versions", "versions"), ("PostgreSQL settings", "postgres")):
         out += [f"**{title}**", "", "| | |", "| --- | --- |"]
         out += [f"| {name} | {value} |" for name, value in r[key].items()] + [""]
@@ -73,8 +75,8 @@ def _targets(r: dict) -> list[str]:
 
 def _enqueue(e: dict) -> list[str]:
     out = ["## 1. Enqueue", "", "| how | tasks/s | latency p50 / p99 |", "| --- | --- | --- |",
-           f"| `queue.enqueue`, one task per transaction | {e['single']:,.0f} | |",
-           f"| `queue.build` + `queue.enqueue_many` (one statement) | {e['bulk']:,.0f} | |"]
+           f"| `queue.enqueue`, one task per transaction (2,000; median of 5 runs) | {e['single']:,.0f} | |",
+           f"| `queue.build` + `queue.enqueue_many` (20,000 in one COPY; median of 5 runs) | {e['bulk']:,.0f} | |"]
     if "http" in e:
         h = e["http"]
         out.append(f"| `POST /api/tasks`, wrk, 16 connections, 2 uvicorn processes | {h['requests_per_s']:,.0f} "
