@@ -103,12 +103,17 @@ class Slot:
             return 1 << 30
         return max(0, self.max_tasks - self.tasks_run - len(self.jobs))
 
-    def send(self, jobs: list[Job], grace: float) -> None:
-        self.conn.send([_job_fields(job) for job in jobs])
+    def send(self, jobs: list[Job], grace: float) -> bool:
+        """Queue `jobs` in the child; False if it has died (they did not reach it)."""
+        try:
+            self.conn.send([_job_fields(job) for job in jobs])
+        except OSError:  # BrokenPipeError: its death is the loop's to handle, by the sentinel
+            return False
         self.grace = grace
         if not self.jobs:
             self._begin(jobs[0])
         self.jobs.extend(jobs)
+        return True
 
     def _begin(self, job: Job) -> None:
         self.started_at = time.monotonic()

@@ -332,9 +332,11 @@ class Worker:
                 work += seconds
             if not jobs:
                 continue
+            if not slot.send(jobs, grace):  # the process just died: these go elsewhere
+                self.backlog.extendleft(reversed(jobs))
+                continue
             for job in jobs:
                 logger.info("Worker %s processing %s", slot.index, job.label)
-            slot.send(jobs, grace)
 
     def _wait_time(self) -> float:
         now = time.monotonic()
