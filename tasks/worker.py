@@ -35,7 +35,7 @@ from uuid6 import uuid7
 from tasks import conf, queue
 from tasks.db import raw_cursor
 from tasks.execution import Job, Outcome
-from tasks.maintenance import Housekeeper, promote
+from tasks.maintenance import Housekeeper
 from tasks.models import Worker as WorkerRow
 from tasks.models import WorkerState
 from tasks.notify import CHANNEL, CONTROL_CHANNEL, Listener

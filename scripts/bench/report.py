@@ -95,8 +95,8 @@ def _enqueue(e: dict) -> list[str]:
 def _drain(d: dict | None, f: dict | None) -> list[str]:
     out = ["## 2. Drain, and 4. the floor", ""]
     if d:
-        out += [f"No-op tasks (`echo` of null), pre-queued, run to completion; every task verified completed at "
-                f"attempt 1 and counted once by the workers.", "",
+        out += ["No-op tasks (`echo` of null), pre-queued, run to completion; every task verified completed at "
+                "attempt 1 and counted once by the workers.", "",
                 "| worker processes | best slots per process | tasks/s | tried (slots: tasks/s) |",
                 "| --- | --- | --- | --- |"]
         for processes in (1, 2):
