@@ -96,8 +96,11 @@ DATABASES = {
 # end of each request. Workers keep their one persistent connection.
 if env.bool("DB_POOL", default=False):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A request waits this long for a connection (all in use, or the database
+    # away) before it fails with a 503; longer would hold clients on an outage.
     DATABASES["default"]["OPTIONS"]["pool"] = {
-        "min_size": 1, "max_size": env.int("DB_POOL_MAX_SIZE", default=8), "timeout": 10,
+        "min_size": 1, "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=3.0),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
