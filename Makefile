@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for c in python3.13 python3.12 python3; do \
 	if $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo $$c; break; fi; done)
 
-.PHONY: run test worker install
+.PHONY: run test worker install bench
 
 run: $(VENV)/.installed
 	$(PY) manage.py serve
@@ -19,6 +19,10 @@ worker: $(VENV)/.installed
 	$(PY) manage.py worker
 
 install: $(VENV)/.installed
+
+# The benchmark (docs/benchmarks.md): needs wrk for the HTTP part (apt-get install wrk).
+bench: $(VENV)/.installed
+	BENCH_VIA_MAKE=1 $(PY) -m scripts.bench $(BENCH_ARGS)
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (python3.12, python3.13 or python3)."; exit 1; }

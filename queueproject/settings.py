@@ -95,6 +95,19 @@ DATABASES = {
         "CONN_HEALTH_CHECKS": True,
     }
 }
+# Under ASGI each request runs in a thread of its own, and Django keeps one
+# connection per thread: persistent connections would pile up until PostgreSQL
+# refuses clients ("too many clients already"). The ASGI entry point therefore
+# turns on psycopg's connection pool (DB_POOL), which returns connections at the
+# end of each request. Workers keep their one persistent connection.
+if env.bool("DB_POOL", default=False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A request waits this long for a connection (all in use, or the database
+    # away) before it fails with a 503; longer would hold clients on an outage.
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1, "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=3.0),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -203,6 +216,11 @@ TASK_QUEUE = {
     "MAX_TASKS_PER_CHILD": env.int("QUEUE_MAX_TASKS_PER_CHILD", default=0),
     "CHILD_MEMORY_LIMIT_MB": env.int("QUEUE_CHILD_MEMORY_LIMIT_MB", default=0),
     "CLAIM_BATCH": env.int("QUEUE_CLAIM_BATCH", default=100),
+    # Most jobs sent to a slot in one message (short tasks only; 1 sends one at a time).
+    "SLOT_BATCH": env.int("QUEUE_SLOT_BATCH", default=32),
+    # synchronous_commit=off for the worker's claims and outcomes (never for enqueues):
+    # faster, and a PostgreSQL crash can only make a task run again.
+    "ASYNC_COMMIT": env.bool("QUEUE_ASYNC_COMMIT", default=False),
     "FLUSH_INTERVAL": env.float("QUEUE_FLUSH_INTERVAL", default=0.005),
     "FLUSH_SIZE": env.int("QUEUE_FLUSH_SIZE", default=100),
     # Modules imported at start-up so that their handlers register (comma-separated).

@@ -60,3 +60,13 @@ def hog(payload):
     hoard = []
     while True:
         hoard.append(bytearray(64 * 1024 * 1024))
+
+
+@register("tally")
+def tally(payload):
+    """`record`, then exit the process when the payload is "crash": a quick type,
+    so it travels to slots in batches and the crash leaves jobs queued behind it."""
+    result = record(None)
+    if payload == "crash":
+        os._exit(9)
+    return result

@@ -1,0 +1,47 @@
+"""Pickup latency: an idle worker, tasks enqueued one at a time every 20 ms.
+
+Measured from the enqueue's commit (taken in this process, right after the
+commit returns) to the start of the handler (`started_at`, stamped in the slot
+process just before the handler is called). Same host, same clock.
+"""
+
+import time
+from dataclasses import dataclass
+
+from scripts.bench.database import reset
+from scripts.bench.drain import start_workers
+from scripts.bench.util import percentile, say, stop, wait_until
+
+QUEUE = "bench"
+
+
+@dataclass
+class LatencyRun:
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+def pickup(n: int, concurrency: int, interval: float = 0.02, env: dict | None = None) -> LatencyRun:
+    from tasks import queue
+    from tasks.models import Task
+
+    reset()
+    procs = start_workers(1, concurrency, env)
+    committed = {}
+    try:
+        next_at = time.perf_counter()
+        for _ in range(n):
+            task = queue.enqueue("echo", None, queue=QUEUE)  # autocommit: committed on return
+            committed[task.pk] = time.time()
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+        wait_until(lambda: Task.objects.filter(status="completed").count() == n, 60, "the last pickup")
+    finally:
+        stop(procs[0])
+    delays = [(started.timestamp() - committed[pk]) * 1000
+              for pk, started in Task.objects.values_list("pk", "started_at")]
+    run = LatencyRun(percentile(delays, 50), percentile(delays, 99), max(delays))
+    say(f"  pickup latency over {n} tasks: p50 {run.p50_ms:.2f} ms, p99 {run.p99_ms:.2f} ms, "
+        f"max {run.max_ms:.1f} ms")
+    return run

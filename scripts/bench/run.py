@@ -1,0 +1,103 @@
+"""Each section of the benchmark: its runs and their medians."""
+
+from scripts.bench import drain as drain_
+from scripts.bench import enqueue as enqueue_
+from scripts.bench import floor as floor_
+from scripts.bench import latency as latency_
+from scripts.bench import profile as profile_
+from scripts.bench import scale as scale_
+from scripts.bench.database import reset
+from scripts.bench.util import median, repeat, say
+
+HTTP_CONNECTIONS = 16
+BULK_SIZE = 100
+SMALL_TABLE = 1_000
+
+
+def enqueue(args, url: str) -> dict:
+    reset()
+    singles, bulks = [], []
+    for _ in range(max(args.runs, 5)):  # short runs, alternated: a burst of load elsewhere hits both
+        singles.append(enqueue_.single(2000))
+        bulks.append(enqueue_.bulk(args.tasks))
+    result = {"single": median(singles), "bulk": median(bulks)}
+    if not enqueue_.have_wrk():
+        say("  wrk is not installed (apt-get install wrk): HTTP enqueue skipped")
+        return result
+    server = enqueue_.WebServer(processes=2)
+    try:
+        body = {"type": "echo", "payload": None, "queue": enqueue_.QUEUE}
+        enqueue_.wrk(server, "/api/tasks", body, 2, HTTP_CONNECTIONS)  # warm up every web process
+        runs = [enqueue_.wrk(server, "/api/tasks", body, args.http_seconds, HTTP_CONNECTIONS)
+                for _ in range(args.runs)]
+        result["http"] = _median_fields(runs, "requests_per_s", "p50_ms", "p99_ms")
+        if bulk_body := enqueue_.bulk_body(server, BULK_SIZE):
+            runs = [enqueue_.wrk(server, "/api/tasks/bulk", bulk_body, args.http_seconds, 4, BULK_SIZE)
+                    for _ in range(args.runs)]
+            result["http_bulk"] = _median_fields(runs, "requests_per_s", "tasks_per_s", "p50_ms", "p99_ms")
+        else:
+            say("  POST /api/tasks/bulk is not on this branch yet: pending")
+    finally:
+        server.stop()
+    return result
+
+
+def floor(args, url: str) -> dict:
+    return {
+        "batch_100": median(repeat(args.runs, lambda: floor_.floor(url, args.tasks, 100))),
+        "batch_1": median(repeat(args.runs, lambda: floor_.floor(url, max(1000, args.tasks // 10), 1))),
+    }
+
+
+# What an operator can trade for throughput: no per-task INFO log lines, and
+# synchronous_commit=off for the worker's own statements (see README).
+TUNED = {"LOG_LEVEL": "WARNING", "QUEUE_ASYNC_COMMIT": "true"}
+
+
+def drain(args, url: str) -> dict:
+    """For 1 and 2 processes: one run per concurrency, more runs at the best one,
+    then the same with the TUNED settings. For 1 process, each run at the best
+    concurrency is paired with a floor run just before it, so that the ratio
+    compares two measurements under the same load from elsewhere."""
+    result = {"tuned": {}, "ratios": [], "tuned_ratios": []}
+    for processes in (1, 2):
+        tried = [drain_.drain(args.tasks, processes, int(c)) for c in args.concurrency.split(",")]
+        best = max(tried, key=lambda r: r.rate)
+        runs, tuned = [], []
+        for settings, out, ratios in ((None, runs, "ratios"), (TUNED, tuned, "tuned_ratios")):
+            for _ in range(args.runs):
+                floor = floor_.floor(url, args.tasks, 100) if processes == 1 else None
+                out.append(drain_.drain(args.tasks, processes, best.concurrency, settings))
+                if floor:
+                    result[ratios].append(out[-1].rate / floor)
+        result[processes] = {
+            "concurrency": best.concurrency,
+            "tried": {r.concurrency: r.rate for r in tried},
+            "rate": median([r.rate for r in runs]),
+            "supervisor_rss_mb": max(r.supervisor_rss_mb for r in tried + runs + tuned),
+            "slot_rss_mb": max(r.slot_rss_mb for r in tried + runs + tuned),
+        }
+        result["tuned"][processes] = median([r.rate for r in tuned])
+        if processes == 1 and profile_.py_spy():
+            result["profile"] = drain_.drain(args.tasks, 1, best.concurrency, profile=True).profile
+    return result
+
+
+def latency(args, url: str) -> dict:
+    runs = [latency_.pickup(200, 4) for _ in range(args.runs)]
+    return _median_fields(runs, "p50_ms", "p99_ms", "max_ms")
+
+
+def scale(args, url: str) -> dict:
+    """A small table (1,000 finished rows, so that pages have rows to show) against a full one."""
+    reset()
+    scale_.fill(0, SMALL_TABLE)
+    small = scale_.measure(SMALL_TABLE)
+    scale_.fill(SMALL_TABLE, args.rows)
+    full = scale_.measure(args.rows)
+    return {"empty": small, "full": full, "plan": scale_.explain_claim()}
+
+
+def _median_fields(runs: list, *fields: str) -> dict:
+    return {field: median([getattr(r, field) for r in runs]) for field in fields}
+
