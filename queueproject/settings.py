@@ -104,9 +104,13 @@ if env.bool("DB_POOL", default=False):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A request waits this long for a connection (all in use, or the database
     # away) before it fails with a 503; longer would hold clients on an outage.
+    # After an outage the pool retries with a doubling delay; giving up after a
+    # few seconds lets the next request open a fresh connection at once, instead
+    # of waiting out a backoff that grew while the database was away.
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": 1, "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
         "timeout": env.float("DB_POOL_TIMEOUT", default=3.0),
+        "reconnect_timeout": 5.0,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
