@@ -81,10 +81,7 @@ def trigger_times(worker_id) -> dict[str, float]:
     rows = Task.objects.filter(queue=QUEUE, status="processing").values_list("id", "attempt")
     now = time.time()
     outcomes = [Outcome(id, attempt, True, '"ok"', None, now - 0.01, now) for id, attempt in rows]
-    args = {"worker": worker_id, "ids": [o.id for o in outcomes], "attempts": [o.attempt for o in outcomes],
-            "results": [o.result_json for o in outcomes], "started": [queue._utc(o.started_at) for o in outcomes],
-            "finished": [queue._utc(o.finished_at) for o in outcomes]}
-    cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + queue.COMPLETE, args)
+    cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + queue.COMPLETE, queue.complete_params(worker_id, outcomes))
     _collect("complete", cursor.fetchone()[0][0], times)
     assert len(outcomes) == BATCH
     return times

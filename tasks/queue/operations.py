@@ -1,0 +1,63 @@
+"""Operators' changes of many tasks at once, each one statement: cancel, retry,
+purge, run now, delete dead letters; and a running task's progress."""
+
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from tasks.execution import Job
+from tasks.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Task, TaskStatus
+
+
+def cancel(tasks: QuerySet, *, now: datetime | None = None) -> int:
+    """Cancel the scheduled or pending tasks among `tasks`; returns how many."""
+    now = now or timezone.now()
+    return tasks.filter(status__in=CANCELLABLE_STATUSES).update(
+        status=TaskStatus.CANCELLED, completed_at=now, updated_at=now
+    )
+
+
+def retry(tasks: QuerySet, *, now: datetime | None = None) -> int:
+    """Put failed or cancelled tasks back to pending with a fresh set of retries."""
+    now = now or timezone.now()
+    return tasks.filter(status__in=RETRYABLE_STATUSES).update(
+        status=TaskStatus.PENDING, run_at=now, retry_count=0, completed_at=None, updated_at=now
+    )
+
+
+def purge(queue_name: str, *, now: datetime | None = None) -> int:
+    """Cancel every scheduled and pending task of a queue; the rows stay, as history."""
+    return cancel(Task.objects.filter(queue=queue_name), now=now)
+
+
+def run_now(tasks: QuerySet, *, now: datetime | None = None) -> int:
+    """Make scheduled tasks runnable at once."""
+    now = now or timezone.now()
+    return tasks.filter(status=TaskStatus.SCHEDULED).update(
+        status=TaskStatus.PENDING, run_at=now, updated_at=now
+    )
+
+
+def delete_dead_letters(tasks: QuerySet) -> int:
+    """Delete the failed tasks among `tasks` in one statement (their webhook
+    deliveries go with them, by a cascade in the database); returns how many."""
+    return tasks.filter(status=TaskStatus.FAILED).delete()[0]
+
+
+# Fenced like outcomes: only the attempt that holds the task may report on it.
+REPORT_PROGRESS = """
+UPDATE tasks_task SET progress = %s, progress_message = %s, updated_at = now()
+WHERE id = %s AND attempt = %s AND worker_id = %s AND status = 'processing'
+"""
+
+
+def report_progress(job: Job, value: float | None, message: str = "") -> bool:
+    """Record how far the running `job` is (0..1) and what it is doing.
+
+    False when the attempt no longer holds the task (it was rescued or timed out).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(REPORT_PROGRESS, [value, message, job.id, job.attempt, job.worker_id])
+        return cursor.rowcount == 1
