@@ -16,10 +16,8 @@ A second Ctrl-C ends the grace period at once.
 """
 
 import logging
-import math
 import os
 import signal
-import socket
 import threading
 import time
 from collections import deque
@@ -28,18 +26,19 @@ from multiprocessing.connection import wait
 
 import psycopg
 from django.db import DatabaseError, connection
-from django.db.models import F
 from django.utils import timezone
 from uuid6 import uuid7
 
 from tasks import conf, queue
 from tasks.db import raw_cursor
-from tasks.execution import Job, Outcome
+from tasks.execution import Job
 from tasks.logs import task_fields
 from tasks.maintenance import Housekeeper
 from tasks.models import Worker as WorkerRow
 from tasks.models import WorkerState
 from tasks.notify import CHANNEL, CONTROL_CHANNEL, Listener
+from tasks.outcomes import Outcomes
+from tasks.pacing import Pacer
 from tasks.pool import Slot
 from tasks.recorder import Recorder, Request, Result
 from tasks.webhooks import WebhookSender
@@ -47,27 +46,6 @@ from tasks.webhooks import WebhookSender
 logger = logging.getLogger("tasks.worker")
 
 DB_RETRY_DELAYS = (0.5, 1, 2, 5, 10)
-# Jobs go to a slot in batches of about this much expected work (seconds), from
-# a moving average per task type: a batch of short tasks costs one message,
-# while a task of a type that takes this long or more, or of a type not seen
-# yet, travels alone, and nothing is queued behind it in its slot.
-BATCH_WORK = 0.002
-# A worker holds about this much expected work per slot (claimed, queued or
-# running), so that slots do not run dry while a claim makes its round trip;
-# a slot of slow tasks holds one, plus the prefetch.
-HOLD_WORK = 0.02
-
-# The row's state is the operator's: paused or running. The worker only writes
-# "stopping" (here) and "stopped" (on exit).
-HEARTBEAT = """
-UPDATE tasks_worker
-SET last_heartbeat = now(), processed = processed + %(processed)s, failed = failed + %(failed)s,
-    busy = %(busy)s,
-    state = CASE WHEN %(stopping)s THEN 'stopping' ELSE state END
-WHERE id = %(id)s
-RETURNING state
-"""
-
 
 class Worker:
     """Run tasks until stopped. `burst` exits once nothing is runnable;
@@ -86,11 +64,9 @@ class Worker:
         queues = queues if queues is not None else conf.get("QUEUES")
         self.queues = None if "*" in queues else list(queues)
         self.concurrency = concurrency or conf.get("CONCURRENCY")
-        self.prefetch = conf.get("PREFETCH")
-        self.slot_batch = max(1, conf.get("SLOT_BATCH"))
-        self.task_seconds: float | None = None  # moving average of handler run time
-        self.type_seconds: dict[str, float] = {}  # the same, per task type
-        self.capacity = self._capacity()
+        self.pacer = Pacer(concurrency=self.concurrency, prefetch=conf.get("PREFETCH"),
+                           slot_batch=conf.get("SLOT_BATCH"), claim_batch=conf.get("CLAIM_BATCH"))
+        self.capacity = self.pacer.capacity()
         self.burst = burst
         self.max_tasks = max_tasks
         self.housekeeping = housekeeping
@@ -102,12 +78,8 @@ class Worker:
 
         self.slots: list[Slot] = []
         self.backlog: deque[Job] = deque()  # claimed, waiting for a free slot
-        self.done: list[Outcome] = []  # completed, not yet recorded
-        self.failed: list[queue.Failure] = []  # failed, not yet recorded
-        self.buffered_since = 0.0
+        self.outcomes = Outcomes()
         self.claimed = 0
-        self.finished = 0
-        self.unreported = [0, 0]  # completed, failed since the last heartbeat
         self.maybe_more = True  # a claim may find work (notified, polled, or last claim was full)
         self.last_claim_empty = False
         self.empty_claims = 0
@@ -175,16 +147,14 @@ class Worker:
             signal.signal(sig, lambda signum, frame: self.request_stop(signum))
 
     def _register(self) -> None:
-        WorkerRow.objects.create(
-            id=self.id, hostname=socket.gethostname(), pid=os.getpid(), queues=self.queues or ["*"],
-            concurrency=self.concurrency, state=WorkerState.RUNNING,
-        )
+        WorkerRow.register(self.id, queues=self.queues or ["*"], concurrency=self.concurrency)
 
     def _should_exit(self) -> bool:
         busy = any(slot.busy for slot in self.slots)
         if self.stopping:
             return not busy or time.monotonic() >= self.grace_deadline
-        idle = not busy and not self.backlog and not self.done and not self.failed and not self.recorder.busy and not self.claimer.busy
+        idle = (not busy and not self.backlog and not self.outcomes
+                and not self.recorder.busy and not self.claimer.busy)
         if self.max_tasks is not None and self.claimed >= self.max_tasks and idle:
             return True
         # Burst: exit after two empty claims in a row, the second after promoting due tasks.
@@ -198,15 +168,12 @@ class Worker:
         now = timezone.now()
         for slot in self.slots:
             if slot.busy:
-                logger.warning("Worker %s: task %s did not finish within the grace period; it will run again",
-                               slot.index, slot.job.id, extra=task_fields(slot.job))
                 self.backlog.extend(slot.take_unstarted())
                 slot.kill()
-                self._buffer(self.failed, queue.interrupted(slot.job, now))
+                self.outcomes.interrupted(slot.index, slot.job, now)
                 slot.jobs.clear()
-        if (self.done or self.failed) and not self.recorder.busy:  # the last outcomes, as the others
-            self.recorder.submit(Request(self.done, self.failed, 0))
-            self.done, self.failed = [], []
+        if self.outcomes and not self.recorder.busy:  # the last outcomes, as the others
+            self.recorder.submit(Request(*self.outcomes.take(), 0))
             self._apply(self.recorder.result(timeout=60))
         self.db_retry_at = 0.0  # one last try, even in the middle of a backoff
         self._db(lambda: queue.hand_back(raw_cursor(), self.id, self.backlog))
@@ -222,11 +189,9 @@ class Worker:
         if self.listener:
             self.listener.close()
         self.db_retry_at = 0.0
-        self._db(lambda: WorkerRow.objects.filter(pk=self.id).update(
-            state=WorkerState.STOPPED, stopped_at=timezone.now(), last_heartbeat=timezone.now(),
-            processed=F("processed") + self.unreported[0], failed=F("failed") + self.unreported[1],
-        ))
-        logger.info("Worker %s stopped after %s task(s)", self.id, self.finished)
+        processed, failed = self.outcomes.unreported
+        self._db(lambda: WorkerRow.mark_stopped(self.id, processed=processed, failed=failed))
+        logger.info("Worker %s stopped after %s task(s)", self.id, self.outcomes.finished)
 
     # --- the loop ----------------------------------------------------------
 
@@ -259,9 +224,8 @@ class Worker:
         """Hand the database threads what is due: buffered outcomes, a claim if useful."""
         if time.monotonic() < self.db_retry_at:
             return
-        if not self.recorder.busy and self._flush_due():
-            self.recorder.submit(Request(self.done, self.failed, 0))
-            self.done, self.failed = [], []
+        if not self.recorder.busy and self.outcomes.due(stopping=self.stopping):
+            self.recorder.submit(Request(*self.outcomes.take(), 0))
         if not self.claimer.busy and (claim := self._claim_size()):
             # The claim uses up this "maybe"; a NOTIFY or poll while it runs sets
             # it again, since the claim may have looked before that task committed.
@@ -269,7 +233,7 @@ class Worker:
             self.claimer.submit(Request([], [], claim, promote_first=self.burst and self.last_claim_empty))
 
     def _claim_size(self) -> int:
-        self.capacity = self._capacity()
+        self.capacity = self.pacer.capacity()
         room = self.capacity - len(self.backlog) - sum(len(slot.jobs) for slot in self.slots)
         if self.max_tasks is not None:
             room = min(room, self.max_tasks - self.claimed)
@@ -286,11 +250,7 @@ class Worker:
         """Take in what the recorder did: claimed jobs, or a failure to retry later."""
         if result is None:
             return
-        if result.unrecorded_done or result.unrecorded_failed:
-            if not self.done and not self.failed:
-                self.buffered_since = time.monotonic()
-            self.done = result.unrecorded_done + self.done
-            self.failed = result.unrecorded_failed + self.failed
+        self.outcomes.put_back(result.unrecorded_done, result.unrecorded_failed)
         if result.error is not None:
             self._db_failed(result.error)
             return
@@ -307,39 +267,14 @@ class Worker:
 
     # --- slots ---------------------------------------------------------------
 
-    def _per_slot(self) -> int:
-        """Tasks to hold per slot: about HOLD_WORK of expected work, at least one."""
-        if self.task_seconds is None:
-            return 1
-        return max(1, min(conf.get("CLAIM_BATCH"), math.ceil(HOLD_WORK / max(self.task_seconds, 1e-6))))
-
-    def _expected(self, job: Job) -> float:
-        """How long `job` will probably run; a type not seen yet counts as a full batch."""
-        return self.type_seconds.get(job.type, BATCH_WORK)
-
-    def _capacity(self) -> int:
-        """Tasks this worker holds at most: enough per slot, plus the prefetch."""
-        running = self.concurrency * self._per_slot()
-        return running + (running if self.prefetch < 0 else self.prefetch)
-
     def _dispatch(self) -> None:
         if not self.backlog or self.stopping:  # stopping: the backlog goes back, not to slots
             return
         grace = conf.get("TIMEOUT_GRACE")
-        # A slot takes more while what it holds is at most half a batch of work,
-        # so that it does not wait for the next message.
-        ready = [slot for slot in self.slots
-                 if slot.room() and sum(map(self._expected, slot.jobs)) <= BATCH_WORK / 2]
+        ready = [slot for slot in self.slots if slot.room() and self.pacer.wants_more(slot.jobs)]
         for n, slot in enumerate(ready):
             share = -(-len(self.backlog) // (len(ready) - n))  # an even share of what is left
-            limit = min(share, self.slot_batch - len(slot.jobs), slot.room())
-            jobs, work = [], 0.0
-            while self.backlog and len(jobs) < limit:
-                seconds = self._expected(self.backlog[0])
-                if jobs and work + seconds > BATCH_WORK:
-                    break
-                jobs.append(self.backlog.popleft())
-                work += seconds
+            jobs = self.pacer.take(self.backlog, min(share, self.pacer.slot_batch - len(slot.jobs), slot.room()))
             if not jobs:
                 continue
             if not slot.send(jobs, grace):  # the process just died: these go elsewhere
@@ -352,8 +287,8 @@ class Worker:
         now = time.monotonic()
         deadlines = [self.next_poll, self.next_heartbeat]
         deadlines += [slot.deadline for slot in self.slots if slot.busy]
-        if (self.done or self.failed) and not self.recorder.busy:
-            deadlines.append(self.buffered_since + conf.get("FLUSH_INTERVAL"))
+        if self.outcomes and not self.recorder.busy:
+            deadlines.append(self.outcomes.deadline())
         if self.stopping:
             deadlines.append(self.grace_deadline)
         if self.db_retry_at > now:
@@ -395,7 +330,12 @@ class Worker:
     def _collect(self, slot: Slot) -> None:
         finished, dropped, died = slot.receive()
         for job, outcome in finished:
-            self._outcome(slot, job, outcome)
+            self.pacer.observe(job, outcome.finished_at - outcome.started_at)
+            if outcome.ok:
+                self.outcomes.completed(slot.index, job, outcome)
+            else:
+                started = datetime.fromtimestamp(outcome.started_at, UTC)
+                self.outcomes.failed_attempt(slot.index, job, outcome.error, started_at=started, now=timezone.now())
         self.backlog.extendleft(reversed(dropped))  # never started: handed back, or run elsewhere
         if not died:
             return
@@ -411,42 +351,7 @@ class Worker:
         slot.replace()
         error = {"type": "tasks.exceptions.SlotCrashed", "traceback": "",
                  "message": f"The process running the task exited unexpectedly ({reason})."}
-        self._record_failure(job, error, started_at=None, slot=slot)
-
-    def _outcome(self, slot: Slot, job: Job, outcome: Outcome) -> None:
-        ran = outcome.finished_at - outcome.started_at
-        self.task_seconds = ran if self.task_seconds is None else 0.9 * self.task_seconds + 0.1 * ran
-        known = self.type_seconds.get(job.type)
-        self.type_seconds[job.type] = ran if known is None else 0.9 * known + 0.1 * ran
-        if outcome.ok:
-            logger.info("Worker %s completed task %s", slot.index, job.id, extra=task_fields(job, duration=round(ran, 6)))
-            self._buffer(self.done, outcome)
-            self.unreported[0] += 1
-            self.finished += 1
-        else:
-            started = datetime.fromtimestamp(outcome.started_at, UTC)
-            self._record_failure(job, outcome.error, started_at=started, slot=slot)
-
-    def _record_failure(self, job: Job, error: dict, *, started_at, slot: Slot) -> None:
-        failure = queue.failure(job, error, timezone.now(), started_at=started_at)
-        fields = task_fields(job, error_type=error["type"])
-        logger.warning("Worker %s task %s failed: %s: %s", slot.index, job.id, error["type"].rsplit(".", 1)[-1],
-                       error["message"], extra=fields)
-        if failure.run_at is not None:
-            logger.warning("Worker %s retrying task %s at %s (retry %s/%s)", slot.index, job.id,
-                           failure.run_at.isoformat(timespec="seconds"), failure.retry_count, job.max_retries,
-                           extra=fields)
-        else:
-            logger.error("Worker %s task %s failed for good after %s attempt(s); it is now a dead letter",
-                         slot.index, job.id, job.retry_count + 1, extra=fields)
-        self._buffer(self.failed, failure)
-        self.unreported[1] += 1
-        self.finished += 1
-
-    def _buffer(self, buffer: list, item) -> None:
-        if not self.done and not self.failed:
-            self.buffered_since = time.monotonic()
-        buffer.append(item)
+        self.outcomes.failed_attempt(slot.index, job, error, started_at=None, now=timezone.now())
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -460,7 +365,7 @@ class Worker:
                 error = {"type": "tasks.exceptions.TaskTimeout", "traceback": "",
                          "message": f"The task ran longer than its timeout of {job.timeout:g} seconds and did not "
                          f"stop when interrupted; its process was replaced."}
-                self._record_failure(job, error, started_at=None, slot=slot)
+                self.outcomes.failed_attempt(slot.index, job, error, started_at=None, now=timezone.now())
 
     def _recycle_slots(self) -> None:
         for slot in self.slots:
@@ -468,27 +373,16 @@ class Worker:
                 slot.stop()
                 slot.start()
 
-    def _flush_due(self) -> bool:
-        pending = len(self.done) + len(self.failed)
-        if not pending:
-            return False
-        if pending >= conf.get("FLUSH_SIZE") or self.stopping:
-            return True
-        return time.monotonic() - self.buffered_since >= conf.get("FLUSH_INTERVAL")
-
     def _heartbeat(self) -> None:
         self.next_heartbeat = time.monotonic() + conf.get("HEARTBEAT_INTERVAL")
-        cursor = raw_cursor()
-        cursor.execute(HEARTBEAT, {"id": self.id, "processed": self.unreported[0],
-                                   "failed": self.unreported[1], "stopping": self.stopping,
-                                   "busy": sum(slot.busy for slot in self.slots)})
-        row = cursor.fetchone()
-        self.unreported = [0, 0]
-        if row is None:
+        processed, failed = self.outcomes.unreported
+        wanted = WorkerRow.beat(self.id, processed=processed, failed=failed, stopping=self.stopping,
+                                busy=sum(slot.busy for slot in self.slots))
+        self.outcomes.unreported = [0, 0]
+        if wanted is None:
             logger.warning("Worker %s: its row was deleted; registering again", self.id)
             self._register()
             return
-        wanted = row[0]
         if wanted in (WorkerState.PAUSED, WorkerState.RUNNING) and wanted != self.state:
             self.state = WorkerState(wanted)
             logger.info("Worker %s %s", self.id, "paused" if wanted == WorkerState.PAUSED else "resumed")

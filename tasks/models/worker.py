@@ -1,10 +1,13 @@
 """Worker processes and queues, as operators see and steer them."""
 
+import os
+import socket
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.db import models
+from django.db import connection, models
+from django.db.models import F
 from django.utils import timezone
 from uuid6 import uuid7
 
@@ -18,6 +21,18 @@ class WorkerState(models.TextChoices):
     STOPPING = "stopping", "Stopping"
     # Exited cleanly.
     STOPPED = "stopped", "Stopped"
+
+
+# The row's state is the operator's: paused or running. The worker only writes
+# "stopping" (here) and "stopped" (on exit).
+HEARTBEAT = """
+UPDATE tasks_worker
+SET last_heartbeat = now(), processed = processed + %(processed)s, failed = failed + %(failed)s,
+    busy = %(busy)s,
+    state = CASE WHEN %(stopping)s THEN 'stopping' ELSE state END
+WHERE id = %(id)s
+RETURNING state
+"""
 
 
 class WorkerQuerySet(models.QuerySet):
@@ -53,6 +68,30 @@ class Worker(models.Model):
     @property
     def name(self) -> str:
         return f"{self.hostname}:{self.pid}"
+
+    @classmethod
+    def register(cls, worker_id, *, queues: list[str], concurrency: int) -> "Worker":
+        """The row of a worker starting in this process."""
+        return cls.objects.create(id=worker_id, hostname=socket.gethostname(), pid=os.getpid(),
+                                  queues=queues, concurrency=concurrency, state=WorkerState.RUNNING)
+
+    @classmethod
+    def beat(cls, worker_id, *, processed: int, failed: int, busy: int, stopping: bool) -> str | None:
+        """Record a heartbeat and the counts since the last one; returns the state
+        operators want (running or paused), or None if the row was deleted."""
+        with connection.cursor() as cursor:
+            cursor.execute(HEARTBEAT, {"id": worker_id, "processed": processed, "failed": failed,
+                                       "busy": busy, "stopping": stopping})
+            row = cursor.fetchone()
+        return row[0] if row else None
+
+    @classmethod
+    def mark_stopped(cls, worker_id, *, processed: int, failed: int) -> None:
+        now = timezone.now()
+        cls.objects.filter(pk=worker_id).update(
+            state=WorkerState.STOPPED, stopped_at=now, last_heartbeat=now,
+            processed=F("processed") + processed, failed=F("failed") + failed,
+        )
 
     def is_alive(self, now: datetime | None = None) -> bool:
         return Worker.objects.filter(pk=self.pk).alive(now).exists()
