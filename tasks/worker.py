@@ -104,7 +104,10 @@ class Worker:
             Slot(i + 1, memory_limit_mb=conf.get("CHILD_MEMORY_LIMIT_MB"), max_tasks=conf.get("MAX_TASKS_PER_CHILD"))
             for i in range(self.concurrency)
         ]
-        self._register()
+        if not self._register():  # stopped while waiting for the database
+            for slot in self.slots:
+                slot.stop()
+            return 0
         logger.info(
             "Worker %s started: queues %s, concurrency %s, pid %s",
             self.id, ",".join(self.queues or ["*"]), self.concurrency, os.getpid(),
@@ -146,8 +149,15 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, frame: self.request_stop(signum))
 
-    def _register(self) -> None:
-        WorkerRow.register(self.id, queues=self.queues or ["*"], concurrency=self.concurrency)
+    def _register(self) -> bool:
+        """Create this worker's row, waiting with backoff while the database is away;
+        False if told to stop meanwhile."""
+        while not self.stopping:
+            if self._db(lambda: WorkerRow.register(self.id, queues=self.queues or ["*"],
+                                                   concurrency=self.concurrency)) is not None:
+                return True
+            time.sleep(max(0.05, min(1.0, self.db_retry_at - time.monotonic())))
+        return False
 
     def _should_exit(self) -> bool:
         busy = any(slot.busy for slot in self.slots)

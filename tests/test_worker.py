@@ -196,3 +196,22 @@ def test_a_paused_queue_waits_while_others_run(start_worker):
     assert Task.objects.get(pk=report.pk).status == TaskStatus.PENDING
     Queue.resume("reports")
     wait_for(lambda: Task.objects.get(pk=report.pk).status == TaskStatus.COMPLETED, timeout=5)
+
+
+def test_a_worker_started_while_the_database_is_away_waits_for_it(start_worker):
+    from tests.api_server import TcpProxy, proxied_database_url, upstream_address
+
+    proxy = TcpProxy(upstream_address())  # nothing listens until start()
+    worker = start_worker("--concurrency", "1", env={"DATABASE_URL": proxied_database_url(proxy)})
+    time.sleep(3)
+    assert worker.proc.poll() is None, worker.output  # still waiting, not crashed
+    assert not Worker.objects.exists()
+    proxy.start()
+    try:
+        wait_for(lambda: Worker.objects.filter(state=WorkerState.RUNNING).exists(), timeout=20)
+        task = queue.enqueue("echo", "after the outage")
+        wait_for(lambda: Task.objects.get(pk=task.pk).status == TaskStatus.COMPLETED, timeout=20)
+        assert "database unavailable" in worker.output and "Traceback" not in worker.output
+    finally:
+        worker.stop()
+        proxy.cut()
