@@ -204,11 +204,11 @@ def connection_budget(lab: Lab) -> Result:
     drain(direct_url, direct, 300)
     direct_peak = sampler.stop()
     direct.stop_all()
-    budget = n * 4
+    budget = n * 6  # supervisor, claim and outcome threads, LISTEN, housekeeping, webhooks
     audit = lab.audit(direct_url, direct)
     problems = [] if direct_peak <= budget else [f"{direct_peak} connections, over the budget of {budget}"]
     figures = {"direct: workers": f"{n} × concurrency {c}, LISTEN on",
-               "direct: peak connections": f"{direct_peak} (budget N × 4 = {budget}; slots open none "
+               "direct: peak connections": f"{direct_peak} (budget N × 6 = {budget}; slots open none "
                                            "unless a handler uses the ORM)"}
     faults = "none (measurement)"
     if Bouncer.available():
