@@ -1,68 +1,22 @@
 """The real service for API tests: uvicorn in a subprocess against the test
-database, and a TCP proxy in front of PostgreSQL that a test can cut."""
+database (tests/servers.py), and a TCP proxy in front of PostgreSQL that a test can cut."""
 
 import os
 import socket
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
-import requests
 from django.db import connection
 
-from tests.conftest import FAST_QUEUE_ENV, ROOT, database_url_for_tests
+from tests.conftest import FAST_QUEUE_ENV, database_url_for_tests
+from tests.servers import WebServer, free_port
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ApiServer:
-    """`uvicorn queueproject.asgi:application` on a free port."""
-
-    def __init__(self, log_path: Path, database_url: str | None = None, env: dict | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(log_path, "wb")
-        self.log_path = log_path
-        full_env = {**os.environ, **FAST_QUEUE_ENV, "DATABASE_URL": database_url or database_url_for_tests(),
-                    **(env or {})}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "queueproject.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--lifespan", "off", "--no-access-log"],
-            cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"The server exited: {self.output}")
-            try:
-                requests.get(f"{self.url}/api/health", timeout=10)
-                return
-            except requests.RequestException:  # not listening yet, or slow to answer its first request
-                time.sleep(0.1)
-        raise AssertionError(f"The server did not start: {self.output}")
-
-    @property
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+def api_server(log_path: Path, database_url: str | None = None, env: dict | None = None) -> WebServer:
+    """A web server on the test database (or `database_url`); call wait_ready()."""
+    full_env = {**os.environ, **FAST_QUEUE_ENV, "DATABASE_URL": database_url or database_url_for_tests(),
+                **(env or {})}
+    return WebServer(full_env, log_path, wait=False)
 
 
 class TcpProxy:

@@ -23,9 +23,12 @@ def free_port() -> int:
 
 
 class WebServer:
-    def __init__(self, env: dict, log_path: Path, processes: int = 1):
+    """`uvicorn queueproject.asgi:application` (as `make run` starts it) on a free port."""
+
+    def __init__(self, env: dict, log_path: Path, processes: int = 1, *, wait: bool = True):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "queueproject.asgi:application", "--host", "127.0.0.1",
@@ -33,21 +36,35 @@ class WebServer:
              "--timeout-graceful-shutdown", "3"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        wait_for(self._answers, timeout=30, interval=0.1, message="the web server")
+        if wait:
+            self.wait_ready()
 
-    def _answers(self) -> bool:
-        try:
-            return requests.get(f"{self.url}/api/health", timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return False
+    def wait_ready(self, timeout: float = 30, healthy: bool = True) -> None:
+        """Until /api/health answers (200, or any status when not `healthy`)."""
+        def answers() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"The web server exited: {self.output}")
+            try:
+                status = requests.get(f"{self.url}/api/health", timeout=5).status_code
+            except requests.RequestException:  # not listening yet, or slow to answer its first request
+                return False
+            return status == 200 or not healthy
+
+        wait_for(answers, timeout=timeout, interval=0.1, message="the web server")
+
+    @property
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         self.log.close()
 
 

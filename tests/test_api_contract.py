@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.api_helpers import client_for
-from tests.api_server import ApiServer
+from tests.api_server import api_server
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -41,7 +41,7 @@ class Curl:
 def service(user, tmp_path, start_worker, staff_token):
     # A worker silent for 3 s (the fast test setting) could be taken for dead on a busy machine.
     patient = {"QUEUE_WORKER_TIMEOUT": "20"}
-    server = ApiServer(tmp_path / "server.log", env=patient)
+    server = api_server(tmp_path / "server.log", env=patient)
     try:
         start_worker("--concurrency", "1", env=patient)
         server.wait_ready()

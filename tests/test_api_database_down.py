@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from tests.api_helpers import client_for
-from tests.api_server import ApiServer, TcpProxy, proxied_database_url, upstream_address
+from tests.api_server import api_server, TcpProxy, proxied_database_url, upstream_address
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -21,7 +21,7 @@ def proxy():
 
 def test_requests_while_the_database_is_unreachable_are_503s_and_the_service_recovers(proxy, user, tmp_path):
     token = client_for(user)._credentials["HTTP_AUTHORIZATION"]
-    server = ApiServer(tmp_path / "server.log", database_url=proxied_database_url(proxy))
+    server = api_server(tmp_path / "server.log", database_url=proxied_database_url(proxy))
     headers = {"Authorization": token, "Content-Type": "application/json"}
     try:
         server.wait_ready()

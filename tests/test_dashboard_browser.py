@@ -8,10 +8,6 @@ git-ignored screenshots/ folder.
 """
 
 import os
-import socket
-import subprocess
-import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +15,7 @@ from django.db import connections
 
 from tasks import queue
 from tasks.models import Task
+from tests.servers import WebServer
 from tests.conftest import ROOT, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -30,35 +27,12 @@ SHOTS = ROOT / "screenshots"
 PASSWORD = "pw-admin-browser-1"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def web_server(queue_env, tmp_path):
     """The production web server (as `make run` starts it) on a free port."""
-    port = free_port()
-    log = open(tmp_path / "web.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "queueproject.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--lifespan", "off"],
-        cwd=ROOT, env=queue_env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def answers():
-        try:
-            return urllib.request.urlopen(f"{base}/api/health", timeout=2).status == 200
-        except OSError:
-            return False
-
-    wait_for(answers, timeout=30, message="the web server")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    server = WebServer(queue_env, tmp_path / "web.log")
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture

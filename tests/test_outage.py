@@ -2,51 +2,26 @@
 500 with a traceback. A real web server against a port where nothing listens."""
 
 import os
-import socket
-import subprocess
-import sys
 import uuid
 
 import pytest
 import requests
 
-from tests.conftest import ROOT, wait_for
+from tests.servers import WebServer, free_port
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server_without_database(tmp_path):
-    port = free_port()
     env = {**os.environ, "DATABASE_URL": f"postgresql://127.0.0.1:{free_port()}/gone?connect_timeout=2"}
     env.pop("QUEUE_EMBEDDED_PGDATA", None)
-    log = open(tmp_path / "web.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "queueproject.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--lifespan", "off"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def up():
-        try:
-            return requests.get(f"{base}/api/health", timeout=5).status_code
-        except requests.ConnectionError:
-            return None
-
+    server = WebServer(env, tmp_path / "web.log", wait=False)
     try:
-        wait_for(up, timeout=60, message="the web server")
-        yield base
+        server.wait_ready(timeout=60, healthy=False)
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+        server.stop()
     assert "Traceback" not in (tmp_path / "web.log").read_text()
 
 
