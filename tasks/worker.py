@@ -5,10 +5,10 @@ and listens for NOTIFY. Two database threads (tasks/recorder.py), each on its
 own connection, do the hot path's statements so that the loop never waits for
 them: one claims up to the free capacity (plus a prefetch) in one statement,
 the other records outcomes in batched statements flushed within a few
-milliseconds. Claims do not queue behind completions, so slots stay fed. Short tasks
-go to slots several at a time (see tasks/pool.py), sized from how long tasks
-have been taking. A housekeeping thread runs the chores; a sender thread
-delivers webhooks.
+milliseconds. Claims do not queue behind completions, so slots stay fed. Short
+tasks go to slots several at a time, sized from how long tasks have been
+taking (tasks/pacing.py). A housekeeping thread runs the chores; a sender
+thread delivers webhooks.
 
 Stopping (SIGTERM or SIGINT): claim nothing more, hand back what was claimed
 but not started, let running tasks finish within the grace period, then exit 0.
@@ -47,6 +47,7 @@ logger = logging.getLogger("tasks.worker")
 
 DB_RETRY_DELAYS = (0.5, 1, 2, 5, 10)
 
+
 class Worker:
     """Run tasks until stopped. `burst` exits once nothing is runnable;
     `max_tasks` exits after that many tasks."""
@@ -66,7 +67,6 @@ class Worker:
         self.concurrency = concurrency or conf.get("CONCURRENCY")
         self.pacer = Pacer(concurrency=self.concurrency, prefetch=conf.get("PREFETCH"),
                            slot_batch=conf.get("SLOT_BATCH"), claim_batch=conf.get("CLAIM_BATCH"))
-        self.capacity = self.pacer.capacity()
         self.burst = burst
         self.max_tasks = max_tasks
         self.housekeeping = housekeeping
@@ -243,8 +243,8 @@ class Worker:
             self.claimer.submit(Request([], [], claim, promote_first=self.burst and self.last_claim_empty))
 
     def _claim_size(self) -> int:
-        self.capacity = self.pacer.capacity()
-        room = self.capacity - len(self.backlog) - sum(len(slot.jobs) for slot in self.slots)
+        capacity = self.pacer.capacity()
+        room = capacity - len(self.backlog) - sum(len(slot.jobs) for slot in self.slots)
         if self.max_tasks is not None:
             room = min(room, self.max_tasks - self.claimed)
         if self.stopping or self.state == WorkerState.PAUSED or room <= 0 or not self.maybe_more:
@@ -252,7 +252,7 @@ class Worker:
         if self.burst and self.empty_claims >= 2 and not self.backlog and not any(s.busy for s in self.slots):
             return 0  # nothing runnable and nothing running: about to exit
         # Top up in batches: a claim per freed slot would cost a round trip per task.
-        if self.backlog and room < self.capacity // 2:
+        if self.backlog and room < capacity // 2:
             return 0
         return min(room, conf.get("CLAIM_BATCH"))
 

@@ -30,6 +30,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name_plural = "webhook deliveries"
         indexes = [
             models.Index(
                 fields=["next_attempt_at"], name="delivery_due_idx",
