@@ -24,12 +24,11 @@ from collections import deque
 from datetime import UTC, datetime
 from multiprocessing.connection import wait
 
-import psycopg
-from django.db import DatabaseError, connection
 from django.utils import timezone
 from uuid6 import uuid7
 
 from tasks import conf, queue
+from tasks.backoff import Backoff
 from tasks.db import raw_cursor
 from tasks.execution import Job
 from tasks.logs import task_fields
@@ -44,9 +43,6 @@ from tasks.recorder import Recorder, Request, Result
 from tasks.webhooks import WebhookSender
 
 logger = logging.getLogger("tasks.worker")
-
-DB_RETRY_DELAYS = (0.5, 1, 2, 5, 10)
-
 
 class Worker:
     """Run tasks until stopped. `burst` exits once nothing is runnable;
@@ -85,8 +81,7 @@ class Worker:
         self.empty_claims = 0
         self.next_poll = 0.0
         self.next_heartbeat = 0.0
-        self.db_retry_at = 0.0
-        self.db_failures = 0
+        self.db = Backoff(f"Worker {self.id}")
 
     # --- lifecycle ---------------------------------------------------------
 
@@ -121,7 +116,7 @@ class Worker:
             thread.start()
         # Beat before the first claim: other workers must not take this one for
         # dead (and rescue what it claims) because its start-up was slow.
-        self._db(self._heartbeat)
+        self.db.run(self._heartbeat)
         try:
             while not self._should_exit():
                 self._tick()
@@ -153,10 +148,10 @@ class Worker:
         """Create this worker's row, waiting with backoff while the database is away;
         False if told to stop meanwhile."""
         while not self.stopping:
-            if self._db(lambda: WorkerRow.register(self.id, queues=self.queues or ["*"],
-                                                   concurrency=self.concurrency)) is not None:
+            if self.db.run(lambda: WorkerRow.register(self.id, queues=self.queues or ["*"],
+                                                      concurrency=self.concurrency)) is not None:
                 return True
-            time.sleep(max(0.05, min(1.0, self.db_retry_at - time.monotonic())))
+            time.sleep(max(0.05, min(1.0, self.db.retry_at - time.monotonic())))
         return False
 
     def _should_exit(self) -> bool:
@@ -185,8 +180,8 @@ class Worker:
         if self.outcomes and not self.recorder.busy:  # the last outcomes, as the others
             self.recorder.submit(Request(*self.outcomes.take(), 0))
             self._apply(self.recorder.result(timeout=60))
-        self.db_retry_at = 0.0  # one last try, even in the middle of a backoff
-        self._db(lambda: queue.hand_back(raw_cursor(), self.id, self.backlog))
+        self.db.now()  # one last try, even in the middle of a backoff
+        self.db.run(lambda: queue.hand_back(raw_cursor(), self.id, self.backlog))
         self.backlog.clear()
         for slot in self.slots:
             slot.stop()
@@ -198,9 +193,9 @@ class Worker:
             thread.join(timeout=10)
         if self.listener:
             self.listener.close()
-        self.db_retry_at = 0.0
+        self.db.now()
         processed, failed = self.outcomes.unreported
-        self._db(lambda: WorkerRow.mark_stopped(self.id, processed=processed, failed=failed))
+        self.db.run(lambda: WorkerRow.mark_stopped(self.id, processed=processed, failed=failed))
         logger.info("Worker %s stopped after %s task(s)", self.id, self.outcomes.finished)
 
     # --- the loop ----------------------------------------------------------
@@ -215,7 +210,7 @@ class Worker:
                 slot.drop_queued()
         if self.stopping and self.backlog:
             # Kept until the database takes them back; until then they are still ours.
-            if self._db(lambda: queue.hand_back(raw_cursor(), self.id, self.backlog)) is not None:
+            if self.db.run(lambda: queue.hand_back(raw_cursor(), self.id, self.backlog)) is not None:
                 self.backlog.clear()
         self._apply(self.claimer.result())
         self._dispatch()
@@ -226,13 +221,13 @@ class Worker:
         self._apply(self.recorder.result())
         self._submit()
         if time.monotonic() >= self.next_heartbeat:
-            self._db(self._heartbeat)
+            self.db.run(self._heartbeat)
 
     # --- the database, through the recorder thread ----------------------------
 
     def _submit(self) -> None:
         """Hand the database threads what is due: buffered outcomes, a claim if useful."""
-        if time.monotonic() < self.db_retry_at:
+        if self.db.waiting:
             return
         if not self.recorder.busy and self.outcomes.due(stopping=self.stopping):
             self.recorder.submit(Request(*self.outcomes.take(), 0))
@@ -262,9 +257,9 @@ class Worker:
             return
         self.outcomes.put_back(result.unrecorded_done, result.unrecorded_failed)
         if result.error is not None:
-            self._db_failed(result.error)
+            self.db.failed(result.error)
             return
-        self.db_failures = 0
+        self.db.succeeded()
         asked = result.request.claim
         if not asked:
             return
@@ -301,8 +296,8 @@ class Worker:
             deadlines.append(self.outcomes.deadline())
         if self.stopping:
             deadlines.append(self.grace_deadline)
-        if self.db_retry_at > now:
-            deadlines.append(self.db_retry_at)
+        if self.db.retry_at > now:
+            deadlines.append(self.db.retry_at)
         return max(0.0, min(deadlines) - now)
 
     def _handle_events(self, timeout: float) -> None:
@@ -397,28 +392,3 @@ class Worker:
             self.state = WorkerState(wanted)
             logger.info("Worker %s %s", self.id, "paused" if wanted == WorkerState.PAUSED else "resumed")
             self.maybe_more = True
-
-    def _db(self, operation):
-        """Run a database operation; on a connection failure, back off and keep going."""
-        now = time.monotonic()
-        if now < self.db_retry_at:
-            return None
-        try:
-            result = operation()
-        except (DatabaseError, psycopg.Error) as exc:
-            return self._db_failed(exc)
-        self.db_failures = 0
-        return result
-
-    def _db_failed(self, exc: Exception) -> None:
-        delay = DB_RETRY_DELAYS[min(self.db_failures, len(DB_RETRY_DELAYS) - 1)]
-        # Never back off so long that, once the database is back, the heartbeat
-        # comes too late and this live worker's tasks are rescued from under it.
-        delay = min(delay, conf.get("WORKER_TIMEOUT") / 4)
-        self.db_failures += 1
-        self.db_retry_at = time.monotonic() + delay
-        logger.warning("Worker %s: database unavailable (%s); retrying in %ss", self.id, str(exc).strip(), delay)
-        try:
-            connection.close()
-        except Exception:  # noqa: BLE001 - a broken connection may fail to close
-            pass
