@@ -33,4 +33,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/health', timeout=2)"]
 # Behind a proxy, set FORWARDED_ALLOW_IPS (read by uvicorn) to the proxy's address. Open
 # /api/events streams never end by themselves, so shutdown waits for them 5 s at most.
-CMD ["uvicorn", "queueproject.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--lifespan", "off", "--timeout-graceful-shutdown", "5"]
+CMD ["python", "-m", "queueproject.webserver", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

@@ -61,8 +61,8 @@ def main() -> int:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "queueproject.asgi:application", "--host", "127.0.0.1",
-             "--port", str(port), "--lifespan", "off", "--no-access-log"],
+            [sys.executable, "-m", "queueproject.webserver", "--host", "127.0.0.1", "--port", str(port),
+             "--no-access-log"],
             cwd=ROOT, env=env,
         )
         try:

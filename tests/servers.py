@@ -23,7 +23,7 @@ def free_port() -> int:
 
 
 class WebServer:
-    """`uvicorn queueproject.asgi:application` (as `make run` starts it) on a free port."""
+    """The web server as `make run` starts it (queueproject/webserver.py: uvicorn) on a free port."""
 
     def __init__(self, env: dict, log_path: Path, processes: int = 1, *, wait: bool = True):
         self.port = free_port()
@@ -31,9 +31,8 @@ class WebServer:
         self.log_path = log_path
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "queueproject.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", str(processes), "--lifespan", "off",
-             "--timeout-graceful-shutdown", "3"],
+            [sys.executable, "-m", "queueproject.webserver", "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", str(processes), "--timeout-graceful-shutdown", "3"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         if wait:

@@ -63,8 +63,8 @@ class WebServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "queueproject.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", str(processes), "--lifespan", "off"],
+            [sys.executable, "-m", "queueproject.webserver", "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", str(processes)],
             cwd=ROOT, stdout=log_file("web"), stderr=subprocess.STDOUT, start_new_session=True,
         )
         wait_until(self._healthy, 60, "the web server", interval=0.2)

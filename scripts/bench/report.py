@@ -83,9 +83,13 @@ def _enqueue(e: dict) -> list[str]:
                    f"| {h['p50_ms']:.1f} / {h['p99_ms']:.1f} ms |")
     else:
         out.append("| `POST /api/tasks` | not measured: wrk is not installed | |")
+    if "http_one" in e:
+        h = e["http_one"]
+        out.append(f"| `POST /api/tasks`, wrk, 1 connection (one request after another) | {h['requests_per_s']:,.0f} "
+                   f"| {h['p50_ms']:.1f} / {h['p99_ms']:.1f} ms |")
     if "http_bulk" in e:
         b = e["http_bulk"]
-        out.append(f"| `POST /api/tasks/bulk`, 100 tasks per request, wrk, 4 connections | {b['tasks_per_s']:,.0f} "
+        out.append(f"| `POST /api/tasks/bulk`, {b['size']:,} tasks per request, wrk, 4 connections | {b['tasks_per_s']:,.0f} "
                    f"({b['requests_per_s']:,.0f} requests/s) | {b['p50_ms']:.1f} / {b['p99_ms']:.1f} ms |")
     else:
         out.append("| `POST /api/tasks/bulk` | pending: the endpoint is not on this branch yet | |")

@@ -10,7 +10,7 @@ from scripts.bench.database import reset
 from scripts.bench.util import median, repeat, say
 
 HTTP_CONNECTIONS = 16
-BULK_SIZE = 100
+BULK_SIZE = 1000  # QUEUE_BULK_MAX's default
 SMALL_TABLE = 1_000
 
 
@@ -31,10 +31,14 @@ def enqueue(args, url: str) -> dict:
         runs = [enqueue_.wrk(server, "/api/tasks", body, args.http_seconds, HTTP_CONNECTIONS)
                 for _ in range(args.runs)]
         result["http"] = _median_fields(runs, "requests_per_s", "p50_ms", "p99_ms")
+        # One client sending one request after another: the latency a script sees.
+        runs = [enqueue_.wrk(server, "/api/tasks", body, args.http_seconds, 1) for _ in range(args.runs)]
+        result["http_one"] = _median_fields(runs, "requests_per_s", "p50_ms", "p99_ms")
         if bulk_body := enqueue_.bulk_body(server, BULK_SIZE):
             runs = [enqueue_.wrk(server, "/api/tasks/bulk", bulk_body, args.http_seconds, 4, BULK_SIZE)
                     for _ in range(args.runs)]
             result["http_bulk"] = _median_fields(runs, "requests_per_s", "tasks_per_s", "p50_ms", "p99_ms")
+            result["http_bulk"]["size"] = BULK_SIZE
         else:
             say("  POST /api/tasks/bulk is not on this branch yet: pending")
     finally:

@@ -104,9 +104,8 @@ class Fleet:
                                  "--out", str(self.folder / f"produced-{name}.log"), *args], env)
 
     def web(self, port: int, env: dict | None = None) -> Process:
-        return self.start("web", [sys.executable, "-m", "uvicorn", "queueproject.asgi:application",
-                                  "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
-                                  "--log-level", "warning"], env)
+        return self.start("web", [sys.executable, "-m", "queueproject.webserver", "--host", "127.0.0.1",
+                                  "--port", str(port), "--log-level", "warning"], env)
 
     def live_workers(self) -> list[Process]:
         return [w for w in self.workers if w.alive()]

@@ -1,6 +1,6 @@
 """manage.py serve: the whole service in one command (what `make run` runs).
 
-Migrates, then supervises the production web server (uvicorn, ASGI) and the
+Migrates, then supervises the production web server (uvicorn, ASGI: queueproject/webserver.py) and the
 worker processes; Ctrl-C or SIGTERM stops them all gracefully.
 """
 
@@ -31,10 +31,8 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, web_processes, workers, **options):
         self.stdout.write(f"Database: {describe(settings.DATABASE_URL)}")
         call_command("migrate", interactive=False, verbosity=0)
-        web = [sys.executable, "-m", "uvicorn", "queueproject.asgi:application", "--host", host,
-               "--port", str(port), "--workers", str(web_processes), "--lifespan", "off",
-               # Open /api/events streams never end by themselves: cap the wait for them.
-               "--timeout-graceful-shutdown", "5"]
+        web = [sys.executable, "-m", "queueproject.webserver", "--host", host, "--port", str(port),
+               "--workers", str(web_processes)]
         worker = [sys.executable, "manage.py", "worker"]
         children = [subprocess.Popen(web)] + [subprocess.Popen(worker) for _ in range(workers)]
         self.stdout.write(f"Web server on http://{host}:{port}/ (API /api/, dashboard /dashboard/, admin /admin/)")
