@@ -79,6 +79,7 @@ class Worker:
         self.maybe_more = True  # a claim may find work (notified, polled, or last claim was full)
         self.last_claim_empty = False
         self.empty_claims = 0
+        self.claim_in_doubt = False  # a claim failed: it may have committed all the same
         self.next_poll = 0.0
         self.next_heartbeat = 0.0
         self.db = Backoff(f"Worker {self.id}")
@@ -181,6 +182,8 @@ class Worker:
             self.recorder.submit(Request(*self.outcomes.take(), 0))
             self._apply(self.recorder.result(timeout=60))
         self.db.now()  # one last try, even in the middle of a backoff
+        if self.claim_in_doubt and not self.claimer.busy and not self.recorder.busy:
+            self._recover_lost_claim()  # what it finds is handed back with the rest
         self.db.run(lambda: queue.hand_back(raw_cursor(), self.id, self.backlog))
         self.backlog.clear()
         for slot in self.slots:
@@ -219,6 +222,8 @@ class Worker:
         self._recycle_slots()
         self._apply(self.claimer.result())
         self._apply(self.recorder.result())
+        if self.claim_in_doubt and not self.claimer.busy and not self.recorder.busy:
+            self._recover_lost_claim()
         self._submit()
         if time.monotonic() >= self.next_heartbeat:
             self.db.run(self._heartbeat)
@@ -258,6 +263,7 @@ class Worker:
         self.outcomes.put_back(result.unrecorded_done, result.unrecorded_failed)
         if result.error is not None:
             self.db.failed(result.error)
+            self.claim_in_doubt = self.claim_in_doubt or result.request.claim > 0
             return
         self.db.succeeded()
         asked = result.request.claim
@@ -269,6 +275,27 @@ class Worker:
         self.maybe_more = self.maybe_more or len(jobs) == asked or self.burst
         self.last_claim_empty = not jobs
         self.empty_claims = 0 if jobs else self.empty_claims + 1
+
+    def _recover_lost_claim(self) -> None:
+        """After a claim failed on a broken connection, run what it claimed anyway.
+
+        The claim commits on the server before its rows travel back; if the
+        connection breaks in between, the rows are `processing` under this worker,
+        which heartbeats on, so no rescue would ever take them. With no database
+        request in flight, every such row this worker does not hold in memory
+        comes from a lost answer."""
+        known = [job.id for job in self.backlog]
+        known += [job.id for slot in self.slots for job in slot.jobs]
+        known += [outcome.id for outcome in self.outcomes.done] + [f.job.id for f in self.outcomes.failed]
+        jobs = self.db.run(lambda: queue.held(raw_cursor(), self.id, known))
+        if jobs is None:
+            return
+        self.claim_in_doubt = False
+        if jobs:
+            logger.warning("Worker %s: recovered %s task(s) claimed by a statement whose answer was lost",
+                           self.id, len(jobs))
+            self.claimed += len(jobs)
+            self.backlog.extend(jobs)
 
     # --- slots ---------------------------------------------------------------
 

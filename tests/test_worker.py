@@ -215,3 +215,36 @@ def test_a_worker_started_while_the_database_is_away_waits_for_it(start_worker):
     finally:
         worker.stop()
         proxy.cut()
+
+
+def test_tasks_claimed_by_a_statement_whose_answer_was_lost_still_run(start_worker):
+    # A claim commits on the server, then the connection breaks before its rows
+    # reach the worker: they are `processing` under a worker that heartbeats on,
+    # so no rescue takes them. The worker must find them itself once it reconnects.
+    from tests.api_server import TcpProxy, proxied_database_url, upstream_address
+
+    proxy = TcpProxy(upstream_address())
+    proxy.start()
+    worker = start_worker("--concurrency", "2", "--queues", "default",
+                          env={"DATABASE_URL": proxied_database_url(proxy), "QUEUE_WORKER_TIMEOUT": "60"})
+    try:
+        row = wait_for(lambda: Worker.objects.filter(state=WorkerState.RUNNING).first(), timeout=20)
+        # What the lost claim left behind (in a queue the worker does not claim from).
+        lost = [queue.enqueue("echo", n, queue="elsewhere") for n in range(3)]
+        Task.objects.filter(pk__in=[t.pk for t in lost]).update(
+            status=TaskStatus.PROCESSING, worker_id=row.id, attempt=1, started_at=timezone.now())
+        proxy.cut()  # the worker's connections break, its next claim fails: in doubt
+        time.sleep(1)
+        proxy.start()
+        for task in lost:
+            wait_for(lambda: Task.objects.get(pk=task.pk).status == TaskStatus.COMPLETED, timeout=30,
+                     message=f"task {task.pk} to complete")
+        for task in Task.objects.filter(pk__in=[t.pk for t in lost]):
+            # Run under the lost claim itself (attempt 1, no error), not rescued and retried.
+            assert (task.attempt, task.errors, task.worker_id) == (1, [], row.id)
+        assert "recovered 3 task(s)" in worker.output
+        after = queue.enqueue("echo", "after")
+        wait_for(lambda: Task.objects.get(pk=after.pk).status == TaskStatus.COMPLETED, timeout=20)
+    finally:
+        worker.stop()
+        proxy.cut()

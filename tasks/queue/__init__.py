@@ -17,6 +17,7 @@ from tasks.queue.batches import (
     COMPLETE,
     FAIL,
     HAND_BACK,
+    HELD,
     Failure,
     claim,
     complete,
@@ -24,6 +25,7 @@ from tasks.queue.batches import (
     fail,
     failure,
     hand_back,
+    held,
     interrupted,
 )
 from tasks.queue.enqueue import (
@@ -39,8 +41,8 @@ from tasks.queue.enqueue import (
 from tasks.queue.operations import cancel, delete_dead_letters, purge, report_progress, retry, run_now
 
 __all__ = [
-    "CLAIM_FROM_ALL", "CLAIM_FROM_QUEUES", "COMPLETE", "FAIL", "HAND_BACK", "IDEMPOTENCY_CONSTRAINT",
+    "CLAIM_FROM_ALL", "CLAIM_FROM_QUEUES", "COMPLETE", "FAIL", "HAND_BACK", "HELD", "IDEMPOTENCY_CONSTRAINT",
     "NOTIFY_CHANNEL", "Failure", "build", "cancel", "claim", "complete", "complete_params", "delete_dead_letters", "enqueue",
-    "enqueue_idempotent", "enqueue_many", "enqueue_unique", "fail", "failure", "hand_back", "insert",
+    "enqueue_idempotent", "enqueue_many", "enqueue_unique", "fail", "failure", "hand_back", "held", "insert",
     "interrupted", "purge", "report_progress", "retry", "run_now",
 ]

@@ -46,6 +46,13 @@ WHERE t.id = picked.id
 RETURNING t.id, t.type, t.payload, t.queue, t.priority, t.attempt, t.retry_count,
           t.max_retries, t.timeout, t.run_at, t.retry_backoff
 """
+# What a worker holds that it does not know of (few rows: task_status_idx).
+HELD = """
+SELECT t.id, t.type, t.payload, t.queue, t.priority, t.attempt, t.retry_count,
+       t.max_retries, t.timeout, t.run_at, t.retry_backoff
+FROM tasks_task t
+WHERE t.status = 'processing' AND t.worker_id = %(worker)s AND t.id <> ALL(%(known)s::uuid[])
+"""
 _NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM tasks_queue p WHERE p.name = {name} AND p.paused)"
 # Named queues, minus paused ones.
 CLAIM_FROM_QUEUES = _CLAIM.format(
@@ -156,7 +163,19 @@ def claim(cursor, worker_id: UUID, queues: Sequence[str] | None, limit: int) -> 
     params = {"worker": worker_id, "limit": limit, "queues": list(queues or ())}
     sql = CLAIM_FROM_ALL if queues is None else CLAIM_FROM_QUEUES
     cursor.execute(sql, params, prepare=conf.get("PREPARE"))
-    rows = sorted(cursor.fetchall(), key=lambda r: (-r[4], r[9], r[0]))
+    return _jobs(cursor.fetchall(), worker_id)
+
+
+def held(cursor, worker_id: UUID, known: Iterable[UUID]) -> list[Job]:
+    """Tasks the database says this worker holds, other than `known`: claimed by a
+    statement that committed but whose answer never reached the worker (the
+    connection broke in between). Still fenced to this worker and attempt."""
+    cursor.execute(HELD, {"worker": worker_id, "known": list(known)})
+    return _jobs(cursor.fetchall(), worker_id)
+
+
+def _jobs(rows, worker_id: UUID) -> list[Job]:
+    """Claimed rows (as CLAIM and HELD return them) as jobs, best first."""
     default_timeout = conf.get("DEFAULT_TIMEOUT")
     return [
         Job(
@@ -164,7 +183,7 @@ def claim(cursor, worker_id: UUID, queues: Sequence[str] | None, limit: int) -> 
             attempt=row[5], retry_count=row[6], max_retries=row[7],
             timeout=row[8] or default_timeout, worker_id=worker_id, retry_backoff=row[10],
         )
-        for row in rows
+        for row in sorted(rows, key=lambda r: (-r[4], r[9], r[0]))
     ]
 
 
