@@ -5,6 +5,7 @@ fresh clone. Queue settings live under TASK_QUEUE and read QUEUE_* variables.
 The README lists every variable.
 """
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -129,8 +130,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# Serve app static files straight from their folders, so `make run` needs no collectstatic.
+# Serve app static files straight from their folders, so `make run` needs no collectstatic
+# (and WhiteNoise need not warn at every start that STATIC_ROOT was never collected).
 WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at: .*staticfiles", category=UserWarning)
 
 # Behind a TLS-terminating proxy, set SECURE_PROXY_SSL_HEADER_ENABLED and SECURE_SSL_REDIRECT.
 if env.bool("SECURE_PROXY_SSL_HEADER_ENABLED", default=False):

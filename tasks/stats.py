@@ -85,8 +85,9 @@ def summary(now: datetime | None = None) -> dict:
     for statuses in by_queue.values():
         for status, count in statuses.items():
             totals[status] = totals.get(status, 0) + count
-    minutes = per_minute(now)
-    last_hour = minutes[:-1]  # the 60th bucket is the current, partial minute
+    # Full minutes only: the current one is still filling, and a partial count
+    # would read as a drop in throughput.
+    last_hour = per_minute(now, 61)[:-1]
     oldest = [t for t in (oldest_pending(q) for q, s in by_queue.items() if s.get("pending")) if t]
     return {
         "total_tasks": sum(totals.values()),

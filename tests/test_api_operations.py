@@ -1,5 +1,6 @@
 """Operators' endpoints: workers, queues, dead letters, stats, health, and who may use them."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,7 @@ from django.utils import timezone
 
 from tasks import stats
 from tasks.maintenance import fold_stats
-from tasks.models import Queue, Task, TaskStatus, Worker, WorkerState
+from tasks.models import Queue, StatMinute, Task, TaskStatus, Worker, WorkerState
 from tests.api_helpers import error_of, post
 from tests.factories import TaskFactory, WorkerFactory
 
@@ -115,6 +116,19 @@ def test_stats_has_the_reference_fields_then_ours(api):
     assert set(body["throughput"]) == {"last_minute", "last_hour"}
     assert body["oldest_pending_age_seconds"] >= 0
     assert body == {**stats.summary(), "oldest_pending_age_seconds": body["oldest_pending_age_seconds"]}
+
+
+def test_stats_throughput_counts_full_minutes_of_the_last_hour(api):
+    if timezone.now().second >= 58:
+        time.sleep(3)  # the request must see the same current minute as the rows below
+    minute = timezone.now().replace(second=0, microsecond=0)
+    for minutes_ago, count in ((0, 1000), (1, 7), (60, 5), (61, 300)):
+        StatMinute.objects.create(bucket=minute - timedelta(minutes=minutes_ago), queue="default",
+                                  status="completed", count=count)
+    StatMinute.objects.create(bucket=minute - timedelta(minutes=1), queue="mail", status="failed", count=2)
+    throughput = api.get("/api/stats").json()["throughput"]
+    # The current minute (1000) is still filling; 61 minutes ago (300) is over an hour.
+    assert throughput == {"last_minute": {"completed": 7, "failed": 2}, "last_hour": {"completed": 12, "failed": 2}}
 
 
 def test_health_reports_workers_without_a_token(client):
