@@ -59,6 +59,13 @@ each is fixed and now checked:
   tasks when the database refused to take them back; it now keeps them until
   it succeeds, and makes a last attempt to record outcomes at exit even in the
   middle of a backoff.
+- **Claims whose answer was lost.** A CI run of scenario 2 once ended with 4
+  tasks still `processing` after 300 s: a claim had committed on the server
+  while the restart broke the connection before its rows reached the worker,
+  which then heartbeated on, so no rescue ever took them. After a failed claim
+  the worker now asks PostgreSQL for the tasks it holds but does not know of
+  and runs them under that same claim (`tests/test_worker.py`, with a TCP
+  proxy that cuts the connection).
 - **Hostile input that reached PostgreSQL.** Fuzzing found payloads that
   passed validation but failed to store (a 500): NUL characters and lone
   surrogates in strings or keys. A 100,000-deep JSON body overflowed Python's
