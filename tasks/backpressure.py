@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from django.db import connection
 
 from tasks import conf
+from tasks.maintenance import fold_stats
 from tasks.exceptions import QueueFull
 
 # Per named queue: its limit (own or default) and its pending depth, folded
@@ -31,6 +32,7 @@ LEFT JOIN tasks_queue s ON s.name = q.name
 
 def pending_depths(queues: Iterable[str]) -> dict[str, tuple[int, int]]:
     """{queue: (pending depth, limit)}; a limit of 0 means none."""
+    fold_stats.catch_up()
     with connection.cursor() as cursor:
         cursor.execute(DEPTHS, {"queues": sorted(set(queues)), "default": conf.get("MAX_PENDING")})
         return {name: (depth, limit) for name, limit, depth in cursor.fetchall()}

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
+from tasks.maintenance import fold_stats
 from tasks.models import TaskStatus, Worker
 
 COUNTS = """
@@ -50,6 +51,7 @@ SELECT min(run_at) FROM p
 
 def counts() -> dict[str, dict[str, int]]:
     """{queue: {status: count}} for every queue with tasks."""
+    fold_stats.catch_up()
     result: dict[str, dict[str, int]] = defaultdict(dict)
     with connection.cursor() as cursor:
         cursor.execute(COUNTS)
@@ -63,6 +65,7 @@ def per_minute(now: datetime, minutes: int = 60) -> list[dict]:
     current = now.replace(second=0, microsecond=0)
     since = current - timedelta(minutes=minutes - 1)
     series = {since + timedelta(minutes=i): {"completed": 0, "failed": 0} for i in range(minutes)}
+    fold_stats.catch_up()
     with connection.cursor() as cursor:
         cursor.execute(PER_MINUTE, {"since": since})
         for bucket, status, count in cursor.fetchall():

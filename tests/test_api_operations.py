@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tasks import stats
+from tasks import queue, stats
 from tasks.maintenance import fold_stats
-from tasks.models import Queue, StatMinute, Task, TaskStatus, Worker, WorkerState
+from tasks.models import Queue, StatCount, StatDelta, StatMinute, Task, TaskStatus, Worker, WorkerState
 from tests.api_helpers import error_of, post
 from tests.factories import TaskFactory, WorkerFactory
 
@@ -129,6 +129,23 @@ def test_stats_throughput_counts_full_minutes_of_the_last_hour(api):
     throughput = api.get("/api/stats").json()["throughput"]
     # The current minute (1000) is still filling; 61 minutes ago (300) is over an hour.
     assert throughput == {"last_minute": {"completed": 7, "failed": 2}, "last_hour": {"completed": 12, "failed": 2}}
+
+
+@pytest.mark.parametrize("read", ["stats", "post"])
+def test_with_no_worker_folding_the_counters_a_reader_does_it_once_they_pile_up(transactional_db, api, monkeypatch,
+                                                                                 read):
+    # Outside a test transaction: readers never fold inside a caller's transaction.
+    monkeypatch.setattr(fold_stats, "MAX_BEHIND", 50)
+    for n in range(60):  # one statement each: a delta each, and no housekeeping runs here
+        queue.enqueue("echo", n)
+    assert StatDelta.objects.count() >= 60
+    if read == "stats":
+        assert api.get("/api/stats").json()["pending_count"] == 60
+    else:
+        assert post(api, "/api/tasks", {"type": "echo", "payload": 60}).status_code == 201
+    assert StatDelta.objects.count() <= 1  # folded by the read (the POST's own delta comes after)
+    assert StatCount.objects.get(queue="default", status="pending").count >= 60
+    assert stats.summary()["pending_count"] == (60 if read == "stats" else 61)
 
 
 def test_health_reports_workers_without_a_token(client):
