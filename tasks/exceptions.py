@@ -34,6 +34,11 @@ class TaskTimeout(Exception):
 # resolve `exception_class` for every entry.
 
 
+def untraced(kind: type[BaseException], message: str) -> dict:
+    """The `errors` entry of a failure that no handler raised, so there is no traceback."""
+    return {"type": f"{kind.__module__}.{kind.__qualname__}", "message": message, "traceback": ""}
+
+
 class SlotCrashed(QueueError):
     """The process running the task exited unexpectedly."""
 

@@ -7,7 +7,8 @@ them: one claims up to the free capacity (plus a prefetch) in one statement,
 the other records outcomes in batched statements flushed within a few
 milliseconds. Claims do not queue behind completions, so slots stay fed. Short
 tasks go to slots several at a time, sized from how long tasks have been
-taking (tasks/pacing.py). A housekeeping thread runs the chores; a sender
+taking (tasks/pacing.py); tasks/slots.py hands them out and replaces slot
+processes that die or hang. A housekeeping thread runs the chores; a sender
 thread delivers webhooks.
 
 Stopping (SIGTERM or SIGINT): claim nothing more, hand back what was claimed
@@ -21,7 +22,6 @@ import signal
 import threading
 import time
 from collections import deque
-from datetime import UTC, datetime
 from multiprocessing.connection import wait
 
 from django.utils import timezone
@@ -31,14 +31,13 @@ from tasks import conf, queue
 from tasks.backoff import Backoff
 from tasks.db import raw_cursor
 from tasks.execution import Job
-from tasks.logs import task_fields
 from tasks.maintenance import Housekeeper
 from tasks.models import Worker as WorkerRow
 from tasks.models import WorkerState
 from tasks.notify import CHANNEL, CONTROL_CHANNEL, Listener
 from tasks.outcomes import Outcomes
 from tasks.pacing import Pacer
-from tasks.pool import Slot
+from tasks.slots import Slots
 from tasks.recorder import Recorder, Request, Result
 from tasks.webhooks import WebhookSender
 
@@ -72,9 +71,9 @@ class Worker:
         self.stopping = False
         self.grace_deadline = 0.0
 
-        self.slots: list[Slot] = []
         self.backlog: deque[Job] = deque()  # claimed, waiting for a free slot
         self.outcomes = Outcomes()
+        self.slots = Slots(self.concurrency, backlog=self.backlog, outcomes=self.outcomes, pacer=self.pacer)
         self.claimed = 0
         self.maybe_more = True  # a claim may find work (notified, polled, or last claim was full)
         self.last_claim_empty = False
@@ -96,10 +95,7 @@ class Worker:
             self.listener.connect()
         # Slots before the row (the fork server takes a second to import Django),
         # so that a row that says "running" belongs to a worker that can run tasks.
-        self.slots = [
-            Slot(i + 1, memory_limit_mb=conf.get("CHILD_MEMORY_LIMIT_MB"), max_tasks=conf.get("MAX_TASKS_PER_CHILD"))
-            for i in range(self.concurrency)
-        ]
+        self.slots.start()
         if not self._register():  # stopped while waiting for the database
             for slot in self.slots:
                 slot.stop()
@@ -156,7 +152,7 @@ class Worker:
         return False
 
     def _should_exit(self) -> bool:
-        busy = any(slot.busy for slot in self.slots)
+        busy = self.slots.busy > 0
         if self.stopping:
             return not busy or time.monotonic() >= self.grace_deadline
         idle = (not busy and not self.backlog and not self.outcomes
@@ -216,10 +212,11 @@ class Worker:
             if self.db.run(lambda: queue.hand_back(raw_cursor(), self.id, self.backlog)) is not None:
                 self.backlog.clear()
         self._apply(self.claimer.result())
-        self._dispatch()
+        if not self.stopping:  # stopping: the backlog goes back, not to slots
+            self.slots.dispatch()
         self._handle_events(self._wait_time())
-        self._enforce_deadlines()
-        self._recycle_slots()
+        self.slots.enforce_deadlines()
+        self.slots.recycle()
         self._apply(self.claimer.result())
         self._apply(self.recorder.result())
         if self.claim_in_doubt and not self.claimer.busy and not self.recorder.busy:
@@ -244,12 +241,12 @@ class Worker:
 
     def _claim_size(self) -> int:
         capacity = self.pacer.capacity()
-        room = capacity - len(self.backlog) - sum(len(slot.jobs) for slot in self.slots)
+        room = capacity - len(self.backlog) - self.slots.queued
         if self.max_tasks is not None:
             room = min(room, self.max_tasks - self.claimed)
         if self.stopping or self.state == WorkerState.PAUSED or room <= 0 or not self.maybe_more:
             return 0
-        if self.burst and self.empty_claims >= 2 and not self.backlog and not any(s.busy for s in self.slots):
+        if self.burst and self.empty_claims >= 2 and not self.backlog and not self.slots.busy:
             return 0  # nothing runnable and nothing running: about to exit
         # Top up in batches: a claim per freed slot would cost a round trip per task.
         if self.backlog and room < capacity // 2:
@@ -297,23 +294,7 @@ class Worker:
             self.claimed += len(jobs)
             self.backlog.extend(jobs)
 
-    # --- slots ---------------------------------------------------------------
-
-    def _dispatch(self) -> None:
-        if not self.backlog or self.stopping:  # stopping: the backlog goes back, not to slots
-            return
-        grace = conf.get("TIMEOUT_GRACE")
-        ready = [slot for slot in self.slots if slot.room() and self.pacer.wants_more(slot.jobs)]
-        for n, slot in enumerate(ready):
-            share = -(-len(self.backlog) // (len(ready) - n))  # an even share of what is left
-            jobs = self.pacer.take(self.backlog, min(share, self.pacer.slot_batch - len(slot.jobs), slot.room()))
-            if not jobs:
-                continue
-            if not slot.send(jobs, grace):  # the process just died: these go elsewhere
-                self.backlog.extendleft(reversed(jobs))
-                continue
-            for job in jobs:
-                logger.info("Worker %s processing %s", slot.index, job.label, extra=task_fields(job))
+    # --- waiting for something to happen ---------------------------------------
 
     def _wait_time(self) -> float:
         now = time.monotonic()
@@ -341,12 +322,7 @@ class Worker:
             os.read(self._wake_r, 512)
         if listening:
             self._read_notifications()
-        for slot in self.slots:
-            if slot.busy and (slot.conn in ready or slot.sentinel in ready):
-                self._collect(slot)
-            elif slot.sentinel in ready:
-                logger.warning("Worker %s: idle slot process died (%s); replacing it", slot.index, slot.exit_description())
-                slot.replace()
+        self.slots.handle(ready)
 
     def _read_notifications(self) -> None:
         notes = self.listener.drain()
@@ -359,57 +335,11 @@ class Worker:
             elif note.channel == CONTROL_CHANNEL and note.payload in ("*", str(self.id)):
                 self.next_heartbeat = 0.0
 
-    def _collect(self, slot: Slot) -> None:
-        finished, dropped, died = slot.receive()
-        for job, outcome in finished:
-            self.pacer.observe(job, outcome.finished_at - outcome.started_at)
-            if outcome.ok:
-                self.outcomes.completed(slot.index, job, outcome)
-            else:
-                started = datetime.fromtimestamp(outcome.started_at, UTC)
-                self.outcomes.failed_attempt(slot.index, job, outcome.error, started_at=started, now=timezone.now())
-        self.backlog.extendleft(reversed(dropped))  # never started: handed back, or run elsewhere
-        if not died:
-            return
-        if not slot.busy:
-            logger.warning("Worker %s: idle slot process died (%s); replacing it", slot.index, slot.exit_description())
-            slot.replace()
-            return
-        job = slot.job
-        self.backlog.extendleft(reversed(slot.take_unstarted()))
-        reason = slot.exit_description()
-        logger.error("Worker %s: process running task %s died (%s); replacing it", slot.index, job.id, reason,
-                     extra=task_fields(job))
-        slot.replace()
-        error = {"type": "tasks.exceptions.SlotCrashed", "traceback": "",
-                 "message": f"The process running the task exited unexpectedly ({reason})."}
-        self.outcomes.failed_attempt(slot.index, job, error, started_at=None, now=timezone.now())
-
-    def _enforce_deadlines(self) -> None:
-        now = time.monotonic()
-        for slot in self.slots:
-            if slot.busy and now >= slot.deadline:
-                job = slot.job
-                self.backlog.extendleft(reversed(slot.take_unstarted()))
-                logger.error("Worker %s: task %s exceeded its timeout of %ss; replacing its process", slot.index, job.id,
-                             job.timeout, extra=task_fields(job))
-                slot.replace()
-                error = {"type": "tasks.exceptions.TaskTimeout", "traceback": "",
-                         "message": f"The task ran longer than its timeout of {job.timeout:g} seconds and did not "
-                         f"stop when interrupted; its process was replaced."}
-                self.outcomes.failed_attempt(slot.index, job, error, started_at=None, now=timezone.now())
-
-    def _recycle_slots(self) -> None:
-        for slot in self.slots:
-            if slot.needs_recycling():
-                slot.stop()
-                slot.start()
-
     def _heartbeat(self) -> None:
         self.next_heartbeat = time.monotonic() + conf.get("HEARTBEAT_INTERVAL")
         processed, failed = self.outcomes.unreported
         wanted = WorkerRow.beat(self.id, processed=processed, failed=failed, stopping=self.stopping,
-                                busy=sum(slot.busy for slot in self.slots))
+                                busy=self.slots.busy)
         self.outcomes.unreported = [0, 0]
         if wanted is None:
             logger.warning("Worker %s: its row was deleted; registering again", self.id)

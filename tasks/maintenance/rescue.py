@@ -12,6 +12,7 @@ from django.db import transaction
 
 from tasks import conf, queue
 from tasks.db import raw_cursor
+from tasks.exceptions import WorkerLost, untraced
 from tasks.execution import Job
 from tasks.maintenance.locks import try_lock
 
@@ -48,12 +49,8 @@ def run_once(now: datetime) -> int:
                     Job(id=r[0], type=r[1], payload_json=None, queue=r[2], priority=r[3], attempt=r[4],
                         retry_count=r[5], max_retries=r[6], timeout=r[7] or 0, worker_id=r[8],
                         retry_backoff=r[10]),
-                    {
-                        "type": "tasks.exceptions.WorkerLost",
-                        "message": f"The worker running this task stopped heartbeating for more than "
-                        f"{threshold:g} seconds; the attempt is counted as failed.",
-                        "traceback": "",
-                    },
+                    untraced(WorkerLost, f"The worker running this task stopped heartbeating for more than "
+                                         f"{threshold:g} seconds; the attempt is counted as failed."),
                     now,
                     started_at=r[9],
                 )

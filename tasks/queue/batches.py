@@ -12,6 +12,7 @@ from uuid import UUID
 
 from tasks import conf
 from tasks import retry as retry_policy
+from tasks.exceptions import WorkerShutdown, untraced
 from tasks.execution import Job, Outcome
 from tasks.models import TaskStatus
 
@@ -216,8 +217,7 @@ def interrupted(job: Job, now: datetime) -> Failure:
     """A started attempt cut short by shutdown: back to pending, no retry used."""
     entry = {
         "attempt": job.attempt, "worker": str(job.worker_id), "at": now.isoformat(),
-        "type": "tasks.exceptions.WorkerShutdown", "traceback": "",
-        "message": "The worker shut down before the task finished; it will run again.",
+        **untraced(WorkerShutdown, "The worker shut down before the task finished; it will run again."),
     }
     return Failure(job, job.worker_id, TaskStatus.PENDING, now, job.retry_count, entry, None, None)
 
