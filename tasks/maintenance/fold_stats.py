@@ -4,6 +4,7 @@ Triggers append deltas (insert-only, so writers never contend); this chore
 keeps that table short. See tasks/stats.py for the reading side.
 """
 
+import time
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -17,8 +18,12 @@ from tasks.maintenance.locks import try_lock
 # stats, the dashboard) would scan them all. A reader that finds more than
 # MAX_BEHIND folds them itself. The ids are an identity column: max - min is an
 # upper bound read from the two ends of the primary key, whatever the size.
+# Each process looks at most once per CATCH_UP_INTERVAL, so that the check is
+# not one more query on every request.
 MAX_BEHIND = 5000
+CATCH_UP_INTERVAL = 1.0
 BEHIND = "SELECT coalesce(max(id) - min(id) + 1, 0) FROM tasks_statdelta"
+_next_look = 0.0  # monotonic time of this process's next look
 
 FOLD = """
 WITH moved AS (
@@ -51,8 +56,10 @@ def run_once(now: datetime) -> int:
 
 def catch_up() -> None:
     """Fold now if the deltas are far behind (see MAX_BEHIND); not inside a caller's transaction."""
-    if connection.in_atomic_block:
+    global _next_look
+    if connection.in_atomic_block or time.monotonic() < _next_look:
         return
+    _next_look = time.monotonic() + CATCH_UP_INTERVAL
     with connection.cursor() as cursor:
         cursor.execute(BEHIND)
         behind = cursor.fetchone()[0]
