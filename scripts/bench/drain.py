@@ -15,7 +15,8 @@ import psutil
 
 from scripts.bench.database import reset
 from scripts.bench.profile import Recording
-from scripts.bench.util import manage, say, stop, wait_until
+from scripts.bench.util import manage, say, stop
+from tests.conftest import wait_for
 
 QUEUE = "bench"
 NOOP = "echo"  # the built-in type closest to a no-op: returns its (null) payload
@@ -51,10 +52,10 @@ def start_workers(processes: int, concurrency: int, env: dict | None = None) -> 
 
     procs = [manage("worker", "--concurrency", str(concurrency), "--queues", QUEUE, env=env, log=f"drain-{i}")
              for i in range(processes)]
-    wait_until(lambda: Worker.objects.filter(state="running").count() == processes, 60, "workers to register")
+    wait_for(lambda: Worker.objects.filter(state="running").count() == processes, 60, message="workers to register")
     # Settled: each supervisor has its fork server and every slot process.
-    wait_until(lambda: all(len(psutil.Process(p.pid).children(recursive=True)) >= concurrency + 1 for p in procs),
-               60, "slot processes")
+    wait_for(lambda: all(len(psutil.Process(p.pid).children(recursive=True)) >= concurrency + 1 for p in procs),
+             60, message="slot processes")
     time.sleep(1.0)
     return procs
 
@@ -81,7 +82,7 @@ def drain(n: int, processes: int, concurrency: int, env: dict | None = None, pro
     Queue.resume(QUEUE)
     started = time.time()
     try:
-        wait_until(lambda: Task.objects.filter(status="completed").count() == n, 600, "the drain", interval=0.1)
+        wait_for(lambda: Task.objects.filter(status="completed").count() == n, 600, 0.1, message="the drain")
         supervisor = max(peak_rss_mb(p.pid) for p in procs)
         slots = max(peak_rss_mb(c.pid) for p in procs for c in psutil.Process(p.pid).children(recursive=True))
     finally:

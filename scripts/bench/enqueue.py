@@ -16,7 +16,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from scripts.bench.util import LOGS, ROOT, free_port, log_file, say, stop, wait_until
+from scripts.bench.util import LOGS, ROOT, free_port, log_file, say, stop
+from tests.conftest import wait_for
 
 QUEUE = "bench-enqueue"
 
@@ -67,7 +68,7 @@ class WebServer:
              "--workers", str(processes)],
             cwd=ROOT, stdout=log_file("web"), stderr=subprocess.STDOUT, start_new_session=True,
         )
-        wait_until(self._healthy, 60, "the web server", interval=0.2)
+        wait_for(self._healthy, 60, 0.2, message="the web server")
         self.token = subprocess.run([sys.executable, "manage.py", "create_api_token", "bench"], cwd=ROOT,
                                     check=True, capture_output=True, text=True).stdout.strip()
 

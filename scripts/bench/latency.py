@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from scripts.bench.database import reset
 from scripts.bench.drain import start_workers
-from scripts.bench.util import percentile, say, stop, wait_until
+from scripts.bench.util import percentile, say, stop
+from tests.conftest import wait_for
 
 QUEUE = "bench"
 
@@ -36,7 +37,7 @@ def pickup(n: int, concurrency: int, interval: float = 0.02, env: dict | None = 
             committed[task.pk] = time.time()
             next_at += interval
             time.sleep(max(0.0, next_at - time.perf_counter()))
-        wait_until(lambda: Task.objects.filter(status="completed").count() == n, 60, "the last pickup")
+        wait_for(lambda: Task.objects.filter(status="completed").count() == n, 60, message="the last pickup")
     finally:
         stop(procs[0])
     delays = [(started.timestamp() - committed[pk]) * 1000

@@ -78,22 +78,24 @@ def _enqueue(e: dict) -> list[str]:
            f"| `queue.enqueue`, one task per transaction (2,000; median of 5 runs) | {e['single']:,.0f} | |",
            f"| `queue.build` + `queue.enqueue_many` (20,000 in one COPY; median of 5 runs) | {e['bulk']:,.0f} | |"]
     if "http" in e:
-        h = e["http"]
-        out.append(f"| `POST /api/tasks`, wrk, 16 connections, 2 uvicorn processes | {h['requests_per_s']:,.0f} "
-                   f"| {h['p50_ms']:.1f} / {h['p99_ms']:.1f} ms |")
+        out.append(_http_row("`POST /api/tasks`, wrk, 16 connections, 2 uvicorn processes", e["http"]))
     else:
         out.append("| `POST /api/tasks` | not measured: wrk is not installed | |")
     if "http_one" in e:
-        h = e["http_one"]
-        out.append(f"| `POST /api/tasks`, wrk, 1 connection (one request after another) | {h['requests_per_s']:,.0f} "
-                   f"| {h['p50_ms']:.1f} / {h['p99_ms']:.1f} ms |")
+        out.append(_http_row("`POST /api/tasks`, wrk, 1 connection (one request after another)", e["http_one"]))
     if "http_bulk" in e:
         b = e["http_bulk"]
-        out.append(f"| `POST /api/tasks/bulk`, {b['size']:,} tasks per request, wrk, 4 connections | {b['tasks_per_s']:,.0f} "
-                   f"({b['requests_per_s']:,.0f} requests/s) | {b['p50_ms']:.1f} / {b['p99_ms']:.1f} ms |")
+        out.append(_http_row(f"`POST /api/tasks/bulk`, {b['size']:,} tasks per request, wrk, 4 connections", b,
+                             f"{b['tasks_per_s']:,.0f} ({b['requests_per_s']:,.0f} requests/s)"))
     else:
         out.append("| `POST /api/tasks/bulk` | pending: the endpoint is not on this branch yet | |")
     return out + [""]
+
+
+def _http_row(how: str, run: dict, rate: str | None = None) -> str:
+    """A table row for a wrk run: requests/s (or `rate`), then p50 / p99."""
+    rate = rate or f"{run['requests_per_s']:,.0f}"
+    return f"| {how} | {rate} | {run['p50_ms']:.1f} / {run['p99_ms']:.1f} ms |"
 
 
 def _drain(d: dict | None, f: dict | None) -> list[str]:

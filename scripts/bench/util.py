@@ -6,7 +6,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -28,16 +27,6 @@ def percentile(values: Sequence[float], p: float) -> float:
 def repeat(runs: int, measure: Callable[[], float]) -> list[float]:
     """Run `measure` `runs` times; the list of its results."""
     return [measure() for _ in range(runs)]
-
-
-def wait_until(predicate: Callable, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise SystemExit(f"bench: timed out after {timeout:g}s waiting for {what}")
 
 
 def free_port() -> int:
