@@ -80,8 +80,9 @@ def oldest_pending(queue: str) -> datetime | None:
         return cursor.fetchone()[0]
 
 
-def summary(now: datetime | None = None) -> dict:
-    """Everything /api/stats reports; field names as in the reference API."""
+def summary(now: datetime | None = None, minutes: list[dict] | None = None) -> dict:
+    """Everything /api/stats reports; field names as in the reference API.
+    `minutes` is per_minute(now, 61), when the caller has read it already."""
     now = now or timezone.now()
     by_queue = counts()
     totals = {status: 0 for status in TaskStatus.values}
@@ -90,7 +91,7 @@ def summary(now: datetime | None = None) -> dict:
             totals[status] = totals.get(status, 0) + count
     # Full minutes only: the current one is still filling, and a partial count
     # would read as a drop in throughput.
-    last_hour = per_minute(now, 61)[:-1]
+    last_hour = (minutes or per_minute(now, 61))[:-1]
     oldest = [t for t in (oldest_pending(q) for q, s in by_queue.items() if s.get("pending")) if t]
     return {
         "total_tasks": sum(totals.values()),
