@@ -41,7 +41,7 @@ class Chart:
 
 
 def throughput_chart(minutes: list[dict]) -> Chart:
-    """Lay out bars for stats.per_minute(now) rows ({"minute", "completed", "failed"})."""
+    """Lay out bars for counters.per_minute(now) rows ({"minute", "completed", "failed"})."""
     peak = max((m["completed"] + m["failed"] for m in minutes), default=0)
     scale_top = max(peak, 1)
     plot_height = HEIGHT - BOTTOM - TOP

@@ -13,7 +13,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from tasks import queue, registry, validation
+from tasks import queue, validation
+from tasks.handlers import registry
 from tasks.models import Task, TaskStatus
 
 BASIC, ADVANCED = "basic", "advanced"

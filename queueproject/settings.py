@@ -209,72 +209,75 @@ SPECTACULAR_SETTINGS = {
                              "tasks.api.schema.finish"],
 }
 
-# The queue. Durations are in seconds.
-TASK_QUEUE = {
+# The queue. Each entry NAME is read from the environment variable QUEUE_NAME
+# (TASK_QUEUE["RETRY_BASE"] is QUEUE_RETRY_BASE), once, here; code reads it
+# with tasks.conf.get("RETRY_BASE"). Durations are in seconds.
+_QUEUE_SETTINGS = [
     # Worker defaults (`manage.py worker` flags override them).
-    "QUEUES": env.list("QUEUE_WORKER_QUEUES", default=["*"]),
-    "CONCURRENCY": env.int("QUEUE_CONCURRENCY", default=4),
-    "PREFETCH": env.int("QUEUE_PREFETCH", default=-1),  # -1: as many as the concurrency
-    "POLL_INTERVAL": env.float("QUEUE_POLL_INTERVAL", default=1.0),
-    "LISTEN": env.bool("QUEUE_LISTEN", default=True),
-    "HEARTBEAT_INTERVAL": env.float("QUEUE_HEARTBEAT_INTERVAL", default=2.0),
-    "WORKER_TIMEOUT": env.float("QUEUE_WORKER_TIMEOUT", default=20.0),
-    "SHUTDOWN_GRACE": env.float("QUEUE_SHUTDOWN_GRACE", default=30.0),
-    "MAX_TASKS_PER_CHILD": env.int("QUEUE_MAX_TASKS_PER_CHILD", default=0),
-    "CHILD_MEMORY_LIMIT_MB": env.int("QUEUE_CHILD_MEMORY_LIMIT_MB", default=0),
-    "CLAIM_BATCH": env.int("QUEUE_CLAIM_BATCH", default=100),
+    ("WORKER_QUEUES", "list", ["*"]),
+    ("CONCURRENCY", "int", 4),
+    ("PREFETCH", "int", -1),  # -1: as many as the concurrency
+    ("POLL_INTERVAL", "float", 1.0),
+    ("LISTEN", "bool", True),
+    ("HEARTBEAT_INTERVAL", "float", 2.0),
+    ("WORKER_TIMEOUT", "float", 20.0),
+    ("SHUTDOWN_GRACE", "float", 30.0),
+    ("MAX_TASKS_PER_CHILD", "int", 0),
+    ("CHILD_MEMORY_LIMIT_MB", "int", 0),
+    ("CLAIM_BATCH", "int", 100),
     # Most jobs sent to a slot in one message (short tasks only; 1 sends one at a time).
-    "SLOT_BATCH": env.int("QUEUE_SLOT_BATCH", default=32),
+    ("SLOT_BATCH", "int", 32),
     # synchronous_commit=off for the worker's claims and outcomes (never for enqueues):
     # faster, and a PostgreSQL crash can only make a task run again.
-    "ASYNC_COMMIT": env.bool("QUEUE_ASYNC_COMMIT", default=False),
-    "FLUSH_INTERVAL": env.float("QUEUE_FLUSH_INTERVAL", default=0.005),
-    "FLUSH_SIZE": env.int("QUEUE_FLUSH_SIZE", default=100),
+    ("ASYNC_COMMIT", "bool", False),
+    ("FLUSH_INTERVAL", "float", 0.005),
+    ("FLUSH_SIZE", "int", 100),
     # Modules imported at start-up so that their handlers register (comma-separated).
-    "HANDLER_MODULES": env.list("QUEUE_HANDLER_MODULES", default=[]),
+    ("HANDLER_MODULES", "list", []),
     # The module imported from every installed app so that its @task functions
     # register (myapp/tasks.py); empty turns autodiscovery off.
-    "AUTODISCOVER": env.str("QUEUE_AUTODISCOVER", default="tasks"),
+    ("AUTODISCOVER", "str", "tasks"),
     # Periodic schedules: a tick later than this (seconds) counts as missed.
-    "SCHEDULE_GRACE": env.float("QUEUE_SCHEDULE_GRACE", default=60.0),
+    ("SCHEDULE_GRACE", "float", 60.0),
     # Prepared statements on the hot path; turn off behind PgBouncer < 1.21 in transaction mode.
-    "PREPARE": env.bool("QUEUE_PREPARE", default=True),
+    ("PREPARE", "bool", True),
     # Task defaults.
-    "DEFAULT_MAX_RETRIES": env.int("QUEUE_DEFAULT_MAX_RETRIES", default=3),
-    "DEFAULT_TIMEOUT": env.float("QUEUE_DEFAULT_TIMEOUT", default=300.0),
-    "TIMEOUT_GRACE": env.float("QUEUE_TIMEOUT_GRACE", default=5.0),
-    "RETRY_BASE": env.float("QUEUE_RETRY_BASE", default=2.0),
-    "RETRY_CAP": env.float("QUEUE_RETRY_CAP", default=3600.0),
+    ("DEFAULT_MAX_RETRIES", "int", 3),
+    ("DEFAULT_TIMEOUT", "float", 300.0),
+    ("TIMEOUT_GRACE", "float", 5.0),
+    ("RETRY_BASE", "float", 2.0),
+    ("RETRY_CAP", "float", 3600.0),
     # Housekeeping.
-    "PROMOTE_INTERVAL": env.float("QUEUE_PROMOTE_INTERVAL", default=0.5),
-    "RESCUE_INTERVAL": env.float("QUEUE_RESCUE_INTERVAL", default=5.0),
-    "PRUNE_INTERVAL": env.float("QUEUE_PRUNE_INTERVAL", default=60.0),
-    "RETENTION": env.float("QUEUE_RETENTION", default=7 * 86400.0),
-    "FAILED_RETENTION": env.float("QUEUE_FAILED_RETENTION", default=30 * 86400.0),
+    ("PROMOTE_INTERVAL", "float", 0.5),
+    ("RESCUE_INTERVAL", "float", 5.0),
+    ("PRUNE_INTERVAL", "float", 60.0),
+    ("RETENTION", "float", 7 * 86400.0),
+    ("FAILED_RETENTION", "float", 30 * 86400.0),
     # Webhooks.
-    "WEBHOOK_TIMEOUT": env.float("QUEUE_WEBHOOK_TIMEOUT", default=10.0),
-    "WEBHOOK_MAX_ATTEMPTS": env.int("QUEUE_WEBHOOK_MAX_ATTEMPTS", default=5),
-    "WEBHOOK_SECRET": env.str("QUEUE_WEBHOOK_SECRET", default=""),
-    "WEBHOOK_ON_FAILURE": env.bool("QUEUE_WEBHOOK_ON_FAILURE", default=False),
-    "WEBHOOK_ALLOW_PRIVATE": env.bool("QUEUE_WEBHOOK_ALLOW_PRIVATE", default=False),
+    ("WEBHOOK_TIMEOUT", "float", 10.0),
+    ("WEBHOOK_MAX_ATTEMPTS", "int", 5),
+    ("WEBHOOK_SECRET", "str", ""),
+    ("WEBHOOK_ON_FAILURE", "bool", False),
+    ("WEBHOOK_ALLOW_PRIVATE", "bool", False),
     # CIDRs webhooks may reach even though they are not public, e.g. 10.20.0.0/16 (comma-separated).
-    "WEBHOOK_ALLOWED_NETWORKS": env.list("QUEUE_WEBHOOK_ALLOWED_NETWORKS", default=[]),
+    ("WEBHOOK_ALLOWED_NETWORKS", "list", []),
     # CA bundle that https webhooks are verified against; empty: certifi's public CAs.
-    "WEBHOOK_CA_BUNDLE": env.str("QUEUE_WEBHOOK_CA_BUNDLE", default=""),
+    ("WEBHOOK_CA_BUNDLE", "str", ""),
     # Operations: the event log behind /api/events and the metrics, and /metrics access.
-    "EVENT_RETENTION": env.float("QUEUE_EVENT_RETENTION", default=3600.0),
-    "METRICS_TOKEN": env.str("QUEUE_METRICS_TOKEN", default=""),
+    ("EVENT_RETENTION", "float", 3600.0),
+    ("METRICS_TOKEN", "str", ""),
     # Input limits.
-    "MAX_PAYLOAD_BYTES": env.int("QUEUE_MAX_PAYLOAD_BYTES", default=256 * 1024),
-    "MAX_PAYLOAD_DEPTH": env.int("QUEUE_MAX_PAYLOAD_DEPTH", default=32),
+    ("MAX_PAYLOAD_BYTES", "int", 256 * 1024),
+    ("MAX_PAYLOAD_DEPTH", "int", 32),
     # REST API limits (see README, "REST API").
-    "API_MAX_BODY_BYTES": env.int("QUEUE_API_MAX_BODY_BYTES", default=10 * 1024 * 1024),
-    "BULK_MAX": env.int("QUEUE_BULK_MAX", default=1000),
-    "API_RATE": env.str("QUEUE_API_RATE", default="1000/second"),  # per token user; empty: no limit
-    "API_ANON_RATE": env.str("QUEUE_API_ANON_RATE", default="600/minute"),  # per IP address
-    "MAX_PENDING": env.int("QUEUE_MAX_PENDING", default=0),  # per queue; 0: no limit
-    "BACKPRESSURE_RETRY_AFTER": env.int("QUEUE_BACKPRESSURE_RETRY_AFTER", default=5),
-}
+    ("API_MAX_BODY_BYTES", "int", 10 * 1024 * 1024),
+    ("BULK_MAX", "int", 1000),
+    ("API_RATE", "str", "1000/second"),  # per token user; empty: no limit
+    ("API_ANON_RATE", "str", "600/minute"),  # per IP address
+    ("MAX_PENDING", "int", 0),  # per queue; 0: no limit
+    ("BACKPRESSURE_RETRY_AFTER", "int", 5),
+]
+TASK_QUEUE = {name: getattr(env, kind)(f"QUEUE_{name}", default=default) for name, kind, default in _QUEUE_SETTINGS}
 
 # django.tasks: @task functions enqueue into this queue. QUEUES empty allows any
 # queue name; list names to restrict them.
@@ -299,13 +302,13 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "tasks.logs.JsonFormatter"},
+        "json": {"()": "tasks.telemetry.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain",
                     "filters": ["task_context"]},
     },
-    "filters": {"task_context": {"()": "tasks.logs.TaskContextFilter"}},
+    "filters": {"task_context": {"()": "tasks.telemetry.logs.TaskContextFilter"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "tasks": {"level": LOG_LEVEL, "propagate": True},

@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from queueproject import errors
-from tasks.metrics import metrics_view
+from tasks.api.monitoring import metrics_view
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),

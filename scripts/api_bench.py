@@ -3,7 +3,7 @@
 
 Fills the database named by DATABASE_URL with --rows tasks (default 1,000,000;
 only the missing ones are added, with COPY), then prints, as Markdown:
-- GET /api/stats: request time, and tasks.stats.summary() alone;
+- GET /api/stats: request time, and tasks.telemetry.summary.stats() alone;
 - for each list query: request time and the EXPLAIN (ANALYZE, BUFFERS) plan of
   the statement the view runs.
 
@@ -41,9 +41,9 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
-from tasks import stats  # noqa: E402
 from tasks.maintenance import fold_stats  # noqa: E402
 from tasks.models import Task  # noqa: E402
+from tasks.telemetry import summary  # noqa: E402
 
 STATUSES = [("completed", 90), ("failed", 4), ("cancelled", 2), ("pending", 2), ("scheduled", 1), ("processing", 1)]
 QUEUES = [("default", 60), ("emails", 30), ("reports", 10)]
@@ -136,10 +136,10 @@ def main() -> None:
     print(f"PostgreSQL: {connection.cursor().connection.info.server_version}, {args.repeat} runs each, "
           "milliseconds (median / max), in-process Django test client (auth, throttle, serialisation included).\n")
 
-    summary_ms = timed(stats.summary, args.repeat)
+    summary_ms = timed(summary.stats, args.repeat)
     request_ms = timed(lambda: client.get("/api/stats"), args.repeat)
     print("## GET /api/stats\n")
-    print(f"- `tasks.stats.summary()`: {summary_ms[0]:.2f} / {summary_ms[1]:.2f} ms")
+    print(f"- `tasks.telemetry.summary.stats()`: {summary_ms[0]:.2f} / {summary_ms[1]:.2f} ms")
     print(f"- `GET /api/stats` request: {request_ms[0]:.2f} / {request_ms[1]:.2f} ms\n")
 
     sample = Task.objects.filter(status="failed").order_by("-id").values_list("id", flat=True)[500]

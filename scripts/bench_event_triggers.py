@@ -32,8 +32,9 @@ from uuid6 import uuid7  # noqa: E402
 
 from tasks import queue  # noqa: E402
 from tasks.db import raw_cursor  # noqa: E402
-from tasks.execution import Outcome  # noqa: E402
+from tasks.jobs import Outcome  # noqa: E402
 from tasks.models import EventStream, Task, Worker  # noqa: E402
+from tasks.queue import claims  # noqa: E402
 
 QUEUE = "bench-events"
 BATCH = 100
@@ -76,12 +77,12 @@ def trigger_times(worker_id) -> dict[str, float]:
     cursor = raw_cursor()
     times: dict[str, float] = {}
     params = {"worker": worker_id, "limit": BATCH, "queues": [QUEUE]}
-    cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + queue.CLAIM_FROM_QUEUES, params)
+    cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + claims.CLAIM_FROM_QUEUES, params)
     _collect("claim", cursor.fetchone()[0][0], times)
     rows = Task.objects.filter(queue=QUEUE, status="processing").values_list("id", "attempt")
     now = time.time()
     outcomes = [Outcome(id, attempt, True, '"ok"', None, now - 0.01, now) for id, attempt in rows]
-    cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + queue.COMPLETE, queue.complete_params(worker_id, outcomes))
+    cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + claims.COMPLETE, claims.complete_params(worker_id, outcomes))
     _collect("complete", cursor.fetchone()[0][0], times)
     assert len(outcomes) == BATCH
     return times

@@ -10,7 +10,6 @@ checks that it exits 0. Used by .ci/run.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,12 +17,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.processes import free_port  # noqa: E402
 
 
 def call(method: str, url: str, token: str | None = None, body: dict | None = None) -> dict:

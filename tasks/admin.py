@@ -9,12 +9,15 @@ registry and the counters rather than a SELECT DISTINCT over tasks.
 
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
-from django.utils.functional import cached_property
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from tasks import queue, registry, schedules, stats
+from tasks import queue
+from tasks.backends import periodic
+from tasks.handlers import registry
 from tasks.models import Queue, Schedule, Task, TaskStatus, WebhookDelivery, Worker
+from tasks.telemetry import counters
 
 STATUS_COLOURS = {
     TaskStatus.PENDING: "#1d6fd8", TaskStatus.COMPLETED: "#1a7f37", TaskStatus.FAILED: "#cf222e",
@@ -24,14 +27,14 @@ STATUS_COLOURS = {
 
 class TaskCountPaginator(Paginator):
     """Counts the unfiltered task list from the trigger-maintained counters
-    (tasks.stats): exact, and free at any size, where COUNT(*) over millions of
+    (tasks.telemetry.counters): exact, and free at any size, where COUNT(*) over millions of
     rows takes seconds. A filtered list is counted by the database."""
 
     @cached_property
     def count(self) -> int:
         if self.object_list.query.where:
             return super().count
-        return sum(sum(statuses.values()) for statuses in stats.counts().values())
+        return sum(sum(statuses.values()) for statuses in counters.counts().values())
 
 
 class TypeFilter(admin.SimpleListFilter):
@@ -50,7 +53,7 @@ class QueueFilter(admin.SimpleListFilter):
     parameter_name = "queue"
 
     def lookups(self, request, model_admin):
-        names = set(stats.counts()) | set(Queue.objects.values_list("name", flat=True))
+        names = set(counters.counts()) | set(Queue.objects.values_list("name", flat=True))
         return [(name, name) for name in sorted(names)]
 
     def queryset(self, request, queryset):
@@ -247,6 +250,6 @@ class ScheduleAdmin(admin.ModelAdmin):
     @admin.action(description="Run selected schedules now")
     def run_now(self, request, queryset):
         for schedule in queryset:
-            task = schedules.run_now(schedule, timezone.now())
+            task = periodic.run_now(schedule, timezone.now())
             self.message_user(request, f"{schedule.name}: task {task.id} ({task.status}).", messages.SUCCESS)
 

@@ -1,3 +1,5 @@
+"""The `tasks` app: the queue itself (see the package docstring)."""
+
 from django.apps import AppConfig
 
 
@@ -8,10 +10,9 @@ class TasksConfig(AppConfig):
 
     def ready(self):
         # Built-in task types register themselves on import.
-        from tasks import handlers, registry  # noqa: F401
+        from tasks.backends import functions
+        from tasks.handlers import builtin, registry  # noqa: F401
 
         registry.load_modules()
         # Each installed app's `tasks` module, so that its @task functions register.
-        from tasks import pytasks
-
-        pytasks.autodiscover()
+        functions.autodiscover()

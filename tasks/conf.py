@@ -1,4 +1,7 @@
-"""Access to the TASK_QUEUE settings, read at call time so tests can override them."""
+"""The queue's settings: `get("RETRY_BASE")` is TASK_QUEUE["RETRY_BASE"], which
+settings.py reads from the environment variable QUEUE_RETRY_BASE (every name
+is its variable without the QUEUE_ prefix). Read at call time, so that tests
+can override them."""
 
 from typing import Any
 

@@ -1,4 +1,11 @@
-"""The queue's errors. Messages are whole sentences that say what to do."""
+"""The queue's errors, and the entries a task's `errors` history keeps of them.
+
+Messages are whole sentences that say what to do.
+"""
+
+import traceback
+
+NOT_JSON = "The handler returned a value that is not JSON"
 
 
 class QueueError(Exception):
@@ -13,10 +20,6 @@ class UnknownTaskType(QueueError):
         super().__init__(f"Unknown task type {name!r}. Register a handler for it, or use a registered type.")
 
 
-class InvalidTransition(QueueError):
-    """The task's current status does not allow the requested change."""
-
-
 class QueueFull(QueueError):
     """Backpressure: the queue holds as many pending tasks as it may."""
 
@@ -29,14 +32,27 @@ class TaskTimeout(Exception):
     """
 
 
-# The error types recorded in a task's `errors` when no exception reached the
-# handler's frame. They exist as classes so that django.tasks' TaskError can
-# resolve `exception_class` for every entry.
+def traced(exc: BaseException) -> dict:
+    """The `errors` entry of an exception a handler raised, with its traceback."""
+    kind = type(exc)
+    message = str(exc)
+    if isinstance(exc, TypeError | ValueError) and "JSON" in message and not message.startswith(NOT_JSON):
+        message = f"{NOT_JSON}: {message}"
+    return {
+        "type": f"{kind.__module__}.{kind.__qualname__}",
+        "message": message,
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
 
 
 def untraced(kind: type[BaseException], message: str) -> dict:
     """The `errors` entry of a failure that no handler raised, so there is no traceback."""
     return {"type": f"{kind.__module__}.{kind.__qualname__}", "message": message, "traceback": ""}
+
+
+# The error types recorded in a task's `errors` when no exception reached the
+# handler's frame. They exist as classes so that django.tasks' TaskError can
+# resolve `exception_class` for every entry.
 
 
 class SlotCrashed(QueueError):

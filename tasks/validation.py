@@ -12,8 +12,10 @@ from django.core.validators import URLValidator
 from django.tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY
 from django.utils import timezone
 
-from tasks import conf, registry
+from tasks import conf
 from tasks.exceptions import UnknownTaskType
+from tasks.handlers import registry
+from tasks.webhooks.http import UnsafeURL, check_url
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 MAX_RETRIES = 100
@@ -163,8 +165,6 @@ def webhook_error(url) -> str | None:
         _url(url)
     except ValidationError:
         return "The webhook must be an http(s) URL, for example https://example.com/hook."
-    from tasks.webhook_http import UnsafeURL, check_url
-
     try:
         check_url(url, resolve=False)
     except UnsafeURL as exc:

@@ -5,8 +5,8 @@ import os
 import signal
 import time
 
-from tasks.execution import current_job
-from tasks.registry import register
+from tasks.context import current_job
+from tasks.handlers.registry import register
 
 
 @register("record")

@@ -9,7 +9,7 @@ from django.dispatch import receiver
 from django.tasks import task
 from django.tasks.signals import task_finished, task_started
 
-from tasks.execution import report_progress
+from tasks.context import report_progress
 
 
 @task

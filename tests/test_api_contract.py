@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.api_helpers import client_for
-from tests.api_server import api_server
-from tests.conftest import wait_for
+from tests.support.database import api_server
+from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from tests.api_helpers import client_for
-from tests.api_server import api_server, TcpProxy, proxied_database_url, upstream_address
+from tests.support.database import TcpProxy, api_server, proxied_database_url, upstream_address
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tasks import queue, stats
+from tasks import queue
 from tasks.maintenance import fold_stats
 from tasks.models import Queue, StatCount, StatDelta, StatMinute, Task, TaskStatus, Worker, WorkerState
+from tasks.telemetry import counters, summary
 from tests.api_helpers import error_of, post
 from tests.factories import TaskFactory, WorkerFactory
 
@@ -115,7 +116,7 @@ def test_stats_has_the_reference_fields_then_ours(api):
     assert body["cancelled_count"] == 0 and body["queues"]["mail"]["failed"] == 1
     assert set(body["throughput"]) == {"last_minute", "last_hour"}
     assert body["oldest_pending_age_seconds"] >= 0
-    assert body == {**stats.summary(), "oldest_pending_age_seconds": body["oldest_pending_age_seconds"]}
+    assert body == {**summary.stats(), "oldest_pending_age_seconds": body["oldest_pending_age_seconds"]}
 
 
 def test_stats_throughput_counts_full_minutes_of_the_last_hour(api):
@@ -135,8 +136,8 @@ def test_stats_throughput_counts_full_minutes_of_the_last_hour(api):
 def test_with_no_worker_folding_the_counters_a_reader_does_it_once_they_pile_up(transactional_db, api, monkeypatch,
                                                                                  read):
     # Outside a test transaction: readers never fold inside a caller's transaction.
-    monkeypatch.setattr(fold_stats, "MAX_BEHIND", 50)
-    monkeypatch.setattr(fold_stats, "_next_look", 0.0)  # whatever earlier tests did in this process
+    monkeypatch.setattr(counters, "MAX_BEHIND", 50)
+    monkeypatch.setattr(counters, "_next_look", 0.0)  # whatever earlier tests did in this process
     for n in range(60):  # one statement each: a delta each, and no housekeeping runs here
         queue.enqueue("echo", n)
     assert StatDelta.objects.count() >= 60
@@ -146,7 +147,7 @@ def test_with_no_worker_folding_the_counters_a_reader_does_it_once_they_pile_up(
         assert post(api, "/api/tasks", {"type": "echo", "payload": 60}).status_code == 201
     assert StatDelta.objects.count() <= 1  # folded by the read (the POST's own delta comes after)
     assert StatCount.objects.get(queue="default", status="pending").count >= 60
-    assert stats.summary()["pending_count"] == (60 if read == "stats" else 61)
+    assert summary.stats()["pending_count"] == (60 if read == "stats" else 61)
 
 
 def test_health_reports_workers_without_a_token(client):

@@ -5,8 +5,8 @@ import uuid
 import pytest
 from django.db import connection
 
-from tasks import queue
 from tasks.db import raw_cursor
+from tasks.queue import claims
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def crowded_table():
 
 @pytest.mark.parametrize("queues", [["default"], None], ids=["named-queues", "all-queues"])
 def test_claim_uses_the_partial_claim_index(crowded_table, queues):
-    sql = queue.CLAIM_FROM_ALL if queues is None else queue.CLAIM_FROM_QUEUES
+    sql = claims.CLAIM_FROM_ALL if queues is None else claims.CLAIM_FROM_QUEUES
     plan = explain(sql, {"worker": uuid.uuid4(), "limit": 10, "queues": queues or []})
     print(plan)  # shown by `pytest -s`; docs/claim-plan.md has a copy
     assert "task_claim_idx" in plan

@@ -7,7 +7,7 @@ import pytest
 
 from tasks import queue
 from tasks.db import raw_cursor
-from tasks.execution import Outcome
+from tasks.jobs import Outcome
 from tasks.models import Task, TaskStatus
 from tests.factories import TaskFactory
 

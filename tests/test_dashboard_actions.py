@@ -7,7 +7,6 @@ from django.contrib.messages import get_messages
 from django.test import Client
 
 from tasks.models import Queue, Task, TaskStatus, WebhookDelivery, Worker, WorkerState
-from tests.dashboard_helpers import member_client, staff, staff_client  # noqa: F401 - fixtures
 from tests.factories import TaskFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db

@@ -15,8 +15,8 @@ from django.db import connections
 
 from tasks import queue
 from tasks.models import Task
-from tests.servers import WebServer
-from tests.conftest import ROOT, wait_for
+from tests.support.processes import ROOT, wait_for
+from tests.support.web import WebServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

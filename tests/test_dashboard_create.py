@@ -8,7 +8,6 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tasks.models import Task, TaskStatus
-from tests.dashboard_helpers import member_client, staff, staff_client  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 

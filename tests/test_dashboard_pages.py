@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from tasks import queue
 from tasks.models import Queue, StatMinute, TaskStatus, WebhookDelivery, WorkerState
-from tests.dashboard_helpers import HTMX, member_client, staff, staff_client  # noqa: F401 - fixtures
+from tests.dashboard_helpers import HTMX
 from tests.factories import TaskFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db

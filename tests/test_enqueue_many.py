@@ -8,9 +8,10 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tasks import queue, stats
+from tasks import queue
 from tasks.models import Task, TaskStatus
-from tests.conftest import database_url_for_tests
+from tasks.telemetry import counters
+from tests.support.database import database_url_for_tests
 
 
 @pytest.mark.django_db
@@ -44,7 +45,7 @@ def test_bulk_enqueue_is_all_or_nothing_and_counted():
         raise RuntimeError("roll back")
     assert Task.objects.count() == 1
     queue.enqueue_many([queue.build("echo", i, queue="bulk") for i in range(250)])
-    assert stats.counts()["bulk"] == {"pending": 250}
+    assert counters.counts()["bulk"] == {"pending": 250}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,15 +10,16 @@ from django.db import connection
 from django.utils import timezone
 from uuid6 import uuid7
 
-from tasks import events, queue
+from tasks import queue
 from tasks.db import raw_cursor
-from tasks.events import END, Cursor, Filter, Message
-from tasks.execution import Outcome
+from tasks.jobs import Outcome
 from tasks.maintenance import fold_events, prune_events
-from tasks.metrics import BUCKETS
 from tasks.models import Event, EventCursor, MetricCount, Task, WebhookDelivery
-from tests.conftest import database_url_for_tests
+from tasks.telemetry import event_log as events
+from tasks.telemetry.event_log import END, Cursor, Filter, Message
+from tasks.telemetry.metrics import BUCKETS
 from tests.factories import WorkerFactory
+from tests.support.database import database_url_for_tests
 
 
 def log(event=None):
@@ -70,8 +71,8 @@ def test_retries_failures_cancellations_and_manual_retries_are_named():
     jobs = queue.claim(raw_cursor(), worker.id, ["default"], 2)
     now = timezone.now()
     queue.fail(raw_cursor(), [queue.failure(j, {"type": "E", "message": "m", "traceback": ""}, now) for j in jobs])
-    later.cancel()
-    Task.objects.get(pk=doomed.pk).retry()
+    queue.cancel(later)
+    queue.retry(doomed)
     names = {(e.event, tid) for e in log() for tid in e.task_ids}
     assert ("task.retried", retrying.id) in names          # attempt failed, retry scheduled
     assert ("task.failed", doomed.id) in names             # no retries left: dead letter

@@ -12,8 +12,9 @@ from django.utils import timezone
 from tasks import queue
 from tasks.db import raw_cursor
 from tasks.models import Task, TaskStatus, Worker
-from tests.conftest import database_url_for_tests, wait_for
 from tests.factories import TaskFactory
+from tests.support.database import database_url_for_tests
+from tests.support.processes import wait_for
 
 
 @pytest.mark.slow

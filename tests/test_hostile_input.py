@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tasks import queue, registry
+from tasks import queue
+from tasks.handlers import registry
 from tasks.models import Task
 
 pytestmark = pytest.mark.django_db

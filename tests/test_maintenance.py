@@ -7,11 +7,12 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from tasks import queue, stats
+from tasks import queue
 from tasks.db import raw_cursor
-from tasks.execution import Outcome
+from tasks.jobs import Failure, Outcome
 from tasks.maintenance import fold_stats, promote, prune, rescue
 from tasks.models import StatDelta, Task, TaskStatus, Worker
+from tasks.telemetry import counters, summary
 from tests.factories import TaskFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db
@@ -96,13 +97,13 @@ def test_counters_follow_every_change_and_fold_without_drift():
     jobs = queue.claim(raw_cursor(), worker, None, 3)
     queue.complete(raw_cursor(), worker, [Outcome(j.id, j.attempt, True, "1", None, 0, 0) for j in jobs[:2]])
     error = {"type": "x.Error", "message": "boom", "traceback": ""}
-    queue.fail(raw_cursor(), [queue.Failure(jobs[2], worker, TaskStatus.FAILED, None, 0, error, None, now)])
-    tasks[4].cancel()
+    queue.fail(raw_cursor(), [Failure(jobs[2], worker, TaskStatus.FAILED, None, 0, error, None, now)])
+    queue.cancel(tasks[4])
     expected = {"pending": 1, "processing": 0, "completed": 2, "failed": 1, "scheduled": 1, "cancelled": 1}
 
     def reported():
-        summary = stats.summary(now)
-        return {status: summary[f"{status}_count"] for status in expected}
+        stats = summary.stats(now)
+        return {status: stats[f"{status}_count"] for status in expected}
 
     assert reported() == expected
     assert fold_stats.run_once(now) > 0
@@ -110,11 +111,11 @@ def test_counters_follow_every_change_and_fold_without_drift():
     assert reported() == expected
     actual = {s: Task.objects.filter(status=s).count() for s in expected}
     assert actual == expected
-    minute = stats.per_minute(timezone.now())[-1]
+    minute = counters.per_minute(timezone.now())[-1]
     assert (minute["completed"], minute["failed"]) == (2, 1)
     Task.objects.filter(status=TaskStatus.COMPLETED).delete()
-    assert stats.summary(now)["completed_count"] == 0
-    assert stats.summary(now)["total_tasks"] == 4
+    assert summary.stats(now)["completed_count"] == 0
+    assert summary.stats(now)["total_tasks"] == 4
 
 
 def test_oldest_pending_age_uses_the_earliest_run_at_across_priorities():
@@ -122,7 +123,7 @@ def test_oldest_pending_age_uses_the_earliest_run_at_across_priorities():
     TaskFactory(priority=10, run_at=now - timedelta(seconds=5))
     TaskFactory(priority=-3, run_at=now - timedelta(seconds=90))
     TaskFactory(priority=0, run_at=now - timedelta(seconds=30), queue="other")
-    assert stats.summary(now)["oldest_pending_age_seconds"] == pytest.approx(90, abs=0.01)
+    assert summary.stats(now)["oldest_pending_age_seconds"] == pytest.approx(90, abs=0.01)
 
 
 def test_rescue_gives_workers_a_full_threshold_after_the_database_restarts(settings):

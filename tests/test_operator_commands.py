@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tasks import queue
 from tasks.models import Event, Task, TaskStatus
-from tests.conftest import ROOT
+from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,7 @@ def test_enqueue_refuses_bad_input_naming_each_field_and_writes_nothing():
 
 def test_queue_stats_table_and_json():
     queue.enqueue("echo", 1, queue="mail")
-    queue.enqueue("echo", 2, queue="mail").cancel()
+    queue.cancel(queue.enqueue("echo", 2, queue="mail"))
     table = run("queue_stats")
     assert table.splitlines()[1].split() == ["mail", "0", "1", "0", "0", "0", "1"]
     assert json.loads(run("queue_stats", "--json"))["queues"]["mail"]["pending"] == 1

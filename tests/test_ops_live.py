@@ -13,8 +13,8 @@ from rest_framework.authtoken.models import Token
 
 from tasks import queue
 from tasks.models import Task, TaskStatus, Worker, WorkerState
-from tests.conftest import wait_for
-from tests.servers import EventReader, web_server  # noqa: F401 - fixture
+from tests.support.processes import wait_for
+from tests.support.web import EventReader
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def test_metrics_after_real_tasks_ran(start_worker, web_server):
     for i in range(6):
         queue.enqueue("echo", i, queue="mail")
     queue.enqueue("fail", "broken", max_retries=1)
-    queue.enqueue("echo", "later", run_at=timezone.now() + timedelta(hours=1)).cancel()
+    queue.cancel(queue.enqueue("echo", "later", run_at=timezone.now() + timedelta(hours=1)))
     worker = start_worker("--concurrency", "2")
     wait_for(lambda: Task.objects.filter(status__in=["completed", "failed"]).count() == 7, timeout=30)
     busy = queue.enqueue("record", {"sleep": 4})
@@ -113,7 +113,7 @@ def test_live_events_from_a_real_worker_then_replay_with_last_event_id(start_wor
     flaky = queue.enqueue("flaky", 2, max_retries=2)
     doomed = queue.enqueue("fail", "no", max_retries=0)
     cancelled = queue.enqueue("echo", 1, run_at=timezone.now() + timedelta(hours=1))
-    cancelled.cancel()
+    queue.cancel(cancelled)
     everything.wait_for(lambda ev: ["task.failed"] == [e["event"] for e in ev if e["data"].get("task_id") == str(doomed.id)][-1:]
                         and "task.completed" in everything.names(flaky.id) and "task.completed" in everything.names(mail.id))
     row = Worker.objects.get()

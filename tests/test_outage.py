@@ -7,7 +7,8 @@ import uuid
 import pytest
 import requests
 
-from tests.servers import WebServer, free_port
+from tests.support.processes import free_port
+from tests.support.web import WebServer
 
 pytestmark = pytest.mark.slow
 

@@ -14,10 +14,11 @@ from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist, TaskRes
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
 
-from tasks import execution, queue, registry
+from tasks import context, queue
 from tasks.backends import PostgresBackend
 from tasks.exceptions import WorkerLost
-from tasks.execution import Job
+from tasks.handlers import registry
+from tasks.jobs import Job
 from tasks.models import Task, TaskStatus
 from tests import pytasks
 from tests.factories import TaskFactory
@@ -273,13 +274,10 @@ def test_progress_is_fenced_by_the_attempt_that_holds_the_task():
     assert not queue.report_progress(replace(job, attempt=1), 0.9, "stale")  # an earlier attempt
     row.refresh_from_db()
     assert (row.progress, row.progress_message) == (0.25, "a quarter")
-    token = execution._current.set(job)
-    try:
-        assert execution.report_progress(1, "x" * 600)
+    with context.running(job):
+        assert context.report_progress(1, "x" * 600)
         for bad in (1.5, -0.1, True, "half", float("nan")):
             with pytest.raises(ValueError, match="from 0 to 1"):
-                execution.report_progress(bad)
-    finally:
-        execution._current.reset(token)
+                context.report_progress(bad)
     row.refresh_from_db()
     assert row.progress == 1 and len(row.progress_message) == 500

@@ -11,9 +11,11 @@ from django.tasks import TaskResultStatus, default_task_backend
 from django.utils import timezone
 
 from tasks.exceptions import TaskTimeout
-from tasks.models import Task, TaskStatus, Worker
-from tests import concurrency, pytasks
-from tests.conftest import database_url_for_tests, wait_for
+from tasks.models import Task, Worker
+from tests import pytasks
+from tests.support import concurrency
+from tests.support.database import database_url_for_tests
+from tests.support.processes import wait_for
 from tests.test_api import api, token  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from tasks import queue
 from tasks.db import raw_cursor
-from tasks.execution import Outcome
+from tasks.jobs import Outcome
 from tasks.models import Queue, Task, TaskStatus
 from tests.factories import TaskFactory
 
@@ -144,8 +144,8 @@ def test_cancel_only_before_the_task_runs():
     pending = TaskFactory()
     scheduled = TaskFactory(status=TaskStatus.SCHEDULED, run_at=timezone.now() + timedelta(hours=1))
     running = TaskFactory(status=TaskStatus.PROCESSING)
-    assert pending.cancel() and scheduled.cancel()
-    assert not running.cancel()
+    assert queue.cancel(pending) and queue.cancel(scheduled)
+    assert not queue.cancel(running)
     assert Task.objects.get(pk=running.pk).status == TaskStatus.PROCESSING
     assert Task.objects.filter(status=TaskStatus.CANCELLED).count() == 2
 
@@ -156,8 +156,8 @@ def test_manual_retry_returns_failed_and_cancelled_tasks_to_pending_with_fresh_r
                          completed_at=timezone.now())
     cancelled = TaskFactory(status=TaskStatus.CANCELLED)
     completed = TaskFactory(status=TaskStatus.COMPLETED)
-    assert failed.retry() and cancelled.retry()
-    assert not completed.retry()
+    assert queue.retry(failed) and queue.retry(cancelled)
+    assert not queue.retry(completed)
     failed.refresh_from_db()
     assert (failed.status, failed.retry_count, failed.completed_at) == (TaskStatus.PENDING, 0, None)
     assert failed.errors == errors

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasks.retry import backoff, next_run_at
+from tasks.queue.retry_policy import backoff, next_run_at
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 

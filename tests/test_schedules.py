@@ -8,12 +8,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.tasks import default_task_backend
 
-from tasks import schedules
-from tasks.maintenance import schedules as chore
+from tasks.backends import periodic as schedules
+from tasks.maintenance import fire_schedules as chore
 from tasks.models import MissedTicks, Schedule, Task, TaskStatus
-from tests import concurrency, pytasks
-from tests.conftest import database_url_for_tests, wait_for
+from tests import pytasks
 from tests.factories import ScheduleFactory
+from tests.support import concurrency
+from tests.support.database import database_url_for_tests
+from tests.support.processes import wait_for
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
 

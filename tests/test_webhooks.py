@@ -10,11 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tasks import queue, webhooks
+from tasks import queue
 from tasks.db import raw_cursor
-from tasks.execution import Outcome
+from tasks.jobs import Outcome
 from tasks.models import DeliveryStatus, WebhookDelivery
-from tasks.webhook_http import Target, UnsafeURL, WebhookError, check_url, send, target
+from tasks.webhooks import outbox, signing
+from tasks.webhooks.http import Target, UnsafeURL, WebhookError, check_url, send, target
 
 # Real commits: delivery times compare with the database clock, frozen inside one transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -79,7 +80,7 @@ def completed_with_webhook(url: str):
 
 def deliver_until_settled(limit: int = 10) -> WebhookDelivery:
     for _ in range(limit):
-        webhooks.deliver_due()
+        outbox.deliver_due()
         delivery = WebhookDelivery.objects.get()
         if delivery.status != DeliveryStatus.PENDING:
             return delivery
@@ -99,11 +100,11 @@ def test_a_completed_task_is_posted_signed_to_a_real_receiver(receiver, queue_se
     assert request["path"] == "/hooks/done?token=abc"
     document = json.loads(request["body"])
     assert (document["event"], document["id"], document["status"]) == ("task.completed", str(task.id), "completed")
-    signature = request["headers"][webhooks.SIGNATURE_HEADER]
-    assert webhooks.verify(signature, request["body"], secret="s3cret-for-tests")
-    assert not webhooks.verify(signature, request["body"] + b" ", secret="s3cret-for-tests")
-    assert not webhooks.verify(signature, request["body"], secret="another-secret")
-    assert not webhooks.verify(signature, request["body"], secret="s3cret-for-tests", now=time.time() + 600)
+    signature = request["headers"][signing.SIGNATURE_HEADER]
+    assert signing.verify(signature, request["body"], secret="s3cret-for-tests")
+    assert not signing.verify(signature, request["body"] + b" ", secret="s3cret-for-tests")
+    assert not signing.verify(signature, request["body"], secret="another-secret")
+    assert not signing.verify(signature, request["body"], secret="s3cret-for-tests", now=time.time() + 600)
 
 
 def test_a_failing_receiver_is_retried_with_a_log_entry_per_attempt_then_given_up(receiver, queue_settings):
@@ -173,7 +174,7 @@ def test_an_allowed_redirect_is_followed_and_signed_again(receiver, queue_settin
 
     assert deliver_until_settled().status == DeliveryStatus.DELIVERED
     assert [r["path"] for r in receiver.requests] == ["/old", "/moved"]
-    assert all(webhooks.verify(r["headers"][webhooks.SIGNATURE_HEADER], r["body"]) for r in receiver.requests)
+    assert all(signing.verify(r["headers"][signing.SIGNATURE_HEADER], r["body"]) for r in receiver.requests)
 
 
 def test_the_connection_goes_to_the_checked_address_not_to_a_second_lookup(receiver):

@@ -8,7 +8,6 @@ import socket
 from uvicorn.config import Config
 
 from queueproject.webserver import bind_socket
-from tests.servers import web_server  # noqa: F401 - the fixture
 
 
 def accepted_socket_options(sock: socket.socket) -> tuple[int, int]:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tasks import queue
 from tasks.models import Queue, Task, TaskStatus, Worker, WorkerState
-from tests.conftest import wait_for
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -83,14 +83,14 @@ def test_manual_retry_of_a_dead_letter_runs_it_again(start_worker):
     task = queue.enqueue("flaky", 2, max_retries=0)
     start_worker("--concurrency", "1")
     wait_for(lambda: Task.objects.get(pk=task.pk).status == TaskStatus.FAILED)
-    assert Task.objects.get(pk=task.pk).retry()
+    assert queue.retry(task)
     wait_for(lambda: Task.objects.get(pk=task.pk).status == TaskStatus.COMPLETED)
     assert Task.objects.get(pk=task.pk).attempt == 2
 
 
 def test_cancelled_task_never_runs(start_worker, record_log):
     task = queue.enqueue("record", None, run_at=timezone.now() + timedelta(seconds=1))
-    assert task.cancel()
+    assert queue.cancel(task)
     start_worker("--concurrency", "1", "--burst").wait()
     time.sleep(1.5)
     assert Task.objects.get(pk=task.pk).status == TaskStatus.CANCELLED
@@ -199,7 +199,7 @@ def test_a_paused_queue_waits_while_others_run(start_worker):
 
 
 def test_a_worker_started_while_the_database_is_away_waits_for_it(start_worker):
-    from tests.api_server import TcpProxy, proxied_database_url, upstream_address
+    from tests.support.database import TcpProxy, proxied_database_url, upstream_address
 
     proxy = TcpProxy(upstream_address())  # nothing listens until start()
     worker = start_worker("--concurrency", "1", env={"DATABASE_URL": proxied_database_url(proxy)})
@@ -221,7 +221,7 @@ def test_tasks_claimed_by_a_statement_whose_answer_was_lost_still_run(start_work
     # A claim commits on the server, then the connection breaks before its rows
     # reach the worker: they are `processing` under a worker that heartbeats on,
     # so no rescue takes them. The worker must find them itself once it reconnects.
-    from tests.api_server import TcpProxy, proxied_database_url, upstream_address
+    from tests.support.database import TcpProxy, proxied_database_url, upstream_address
 
     proxy = TcpProxy(upstream_address())
     proxy.start()

@@ -12,10 +12,10 @@ from multiprocessing.connection import wait
 import pytest
 
 from tasks import queue
-from tasks.execution import Job
-from tasks.pool import Slot
+from tasks.jobs import Job
 from tasks.models import Task, TaskStatus
-from tests.conftest import wait_for
+from tasks.worker.slot import Slot
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.slow
 

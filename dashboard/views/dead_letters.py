@@ -8,8 +8,9 @@ from django.views.decorators.http import require_POST
 from dashboard.access import staff_required
 from dashboard.actions import perform, plural
 from dashboard.paging import paginate
-from tasks import queue, stats
+from tasks import queue
 from tasks.models import Task
+from tasks.telemetry import counters
 
 
 def _selected(params):
@@ -24,7 +25,7 @@ def _selected(params):
 @staff_required
 def dead_letter_list(request):
     page = paginate(_selected(request.GET).defer("result", "payload", "errors"), request.GET)
-    failed = sum(statuses.get("failed", 0) for statuses in stats.counts().values())
+    failed = sum(statuses.get("failed", 0) for statuses in counters.counts().values())
     return render(request, "dashboard/dead_letters.html", {
         "page": page, "now": timezone.now(), "failed_count": failed,
         "queue": request.GET.get("queue", ""), "type": request.GET.get("type", ""),

@@ -1,12 +1,12 @@
 """The schedules page: periodic tasks, their next and last runs, and switches."""
 
 from django.contrib import messages
-from dashboard.access import staff_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from tasks import schedules
+from dashboard.access import staff_required
+from tasks.backends import periodic
 from tasks.models import Schedule
 
 
@@ -25,7 +25,7 @@ def schedule_action(request, pk: int, action: str):
     schedule = get_object_or_404(Schedule, pk=pk)
     now = timezone.now()
     if action == "run":
-        task = schedules.run_now(schedule, now)
+        task = periodic.run_now(schedule, now)
         messages.success(request, f"{schedule.name}: task {task.id} is {task.status}.")
     elif action in ("enable", "disable"):
         schedule.set_enabled(action == "enable", now)

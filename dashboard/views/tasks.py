@@ -11,13 +11,13 @@ from dashboard.access import staff_required
 from dashboard.forms import TaskFilterForm
 from dashboard.paging import paginate
 from dashboard.rendering import render_live
-from tasks import stats
 from tasks.models import ACTIVE_STATUSES, DeliveryStatus, Queue, Task, Worker
+from tasks.telemetry import counters
 
 
 @staff_required
 def task_list(request):
-    queues = sorted(set(stats.counts()) | set(Queue.objects.values_list("name", flat=True)))
+    queues = sorted(set(counters.counts()) | set(Queue.objects.values_list("name", flat=True)))
     form = TaskFilterForm(request.GET or None, queues=queues)
     tasks = Task.objects.filter(**form.filters())
     if form.search:

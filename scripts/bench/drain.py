@@ -16,7 +16,7 @@ import psutil
 from scripts.bench.database import reset
 from scripts.bench.profile import Recording
 from scripts.bench.util import manage, say, stop
-from tests.conftest import wait_for
+from tests.support.processes import wait_for
 
 QUEUE = "bench"
 NOOP = "echo"  # the built-in type closest to a no-op: returns its (null) payload

@@ -16,8 +16,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from scripts.bench.util import LOGS, ROOT, free_port, log_file, say, stop
-from tests.conftest import wait_for
+from scripts.bench.util import LOGS, ROOT, log_file, say, stop
+from tests.support.processes import free_port, wait_for
 
 QUEUE = "bench-enqueue"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from scripts.bench.database import reset
 from scripts.bench.drain import start_workers
 from scripts.bench.util import percentile, say, stop
-from tests.conftest import wait_for
+from tests.support.processes import wait_for
 
 QUEUE = "bench"
 

@@ -100,13 +100,14 @@ def _http_get(path: str):
 
 def measure(rows: int, rounds: int = 60) -> ScaleReading:
     """Median latencies of the stats summary, list pages, and claims of 10."""
-    from tasks import queue, stats
+    from tasks import queue
     from tasks.db import raw_cursor
+    from tasks.telemetry import summary
 
     queue.enqueue_many([queue.build("echo", None, queue=QUEUE) for _ in range(rounds * 20 + 40)])
     worker = uuid.uuid4()
     calls = {
-        "stats_ms": stats.summary,
+        "stats_ms": summary.stats,
         "list_ms": _list_page,
         "list_filtered_ms": lambda: _list_page("failed"),
         "claim_ms": lambda: queue.claim(raw_cursor(), worker, [QUEUE], 10),
@@ -128,11 +129,12 @@ def explain_claim() -> str:
     1,000 fresh pending tasks in it (after the measurements used most of theirs)."""
     from tasks import queue
     from tasks.db import raw_cursor
+    from tasks.queue import claims
 
     queue.enqueue_many([queue.build("echo", None, queue=QUEUE) for _ in range(1000)])
     cursor = raw_cursor()
     cursor.execute("ANALYZE tasks_task")
-    cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + queue.CLAIM_FROM_QUEUES,
+    cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + claims.CLAIM_FROM_QUEUES,
                    {"worker": uuid.uuid4(), "limit": 10, "queues": [QUEUE]})
     plan = "\n".join(row[0] for row in cursor.fetchall())
     if "task_claim_idx" not in plan:

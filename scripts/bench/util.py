@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,12 +26,6 @@ def percentile(values: Sequence[float], p: float) -> float:
 def repeat(runs: int, measure: Callable[[], float]) -> list[float]:
     """Run `measure` `runs` times; the list of its results."""
     return [measure() for _ in range(runs)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def log_file(name: str):

@@ -9,7 +9,6 @@ as an unprivileged user when the suite runs as root, as PostgreSQL requires.
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,13 +16,9 @@ from pathlib import Path
 
 import psycopg
 
+from tests.support.processes import free_port
+
 SUPERUSER = "postgres"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _bin_dir() -> Path:

@@ -11,8 +11,9 @@ import time
 import psycopg
 import requests
 
-from faultkit.cluster import Bouncer, free_port
+from faultkit.cluster import Bouncer
 from faultkit.lab import OBSERVER, Lab, Result, active, completed, drain, query, scalar, wait_until
+from tests.support.processes import free_port
 
 # Every client connection to the scenario's database but the suite's own
 # (autovacuum and parallel workers show up there too, and are not clients).

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import FAST_QUEUE_ENV  # noqa: E402
+from tests.support.processes import FAST_QUEUE_ENV  # noqa: E402
 
 # The test suite's short intervals (a silent worker is presumed dead after 3 s),
 # with quieter logs: hundreds of processes write them.

@@ -11,7 +11,6 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
-from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from tasks import conf
@@ -89,10 +88,6 @@ def exception_handler(exc, context):
     code = detail.code if hasattr(detail, "code") else getattr(exc, "default_code", "error")
     response.data = error_body(str(code), message)
     return response
-
-
-def error_response(status_code: int, code: str, message: str, **headers) -> Response:
-    return Response(error_body(code, message), status=status_code, headers=headers or None)
 
 
 def json_error(status_code: int, code: str, message: str) -> JsonResponse:

@@ -1,17 +1,24 @@
-"""GET /api/stats and GET /api/health."""
+"""GET /api/stats, GET /api/health and GET /metrics."""
+
+import hmac
 
 from django.db import DatabaseError
 from django.db.models import Count, Max, Q
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from rest_framework import status
 from rest_framework.decorators import api_view, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from tasks import stats as queue_stats
-from tasks.api.ops_serializers import HealthSerializer, StatsSerializer
+from tasks import conf
+from tasks.api.errors import json_error
+from tasks.api.operator_serializers import HealthSerializer, StatsSerializer
 from tasks.models import Worker, WorkerState
+from tasks.telemetry import metrics, summary
 
 HEALTH_RETRY_AFTER = "5"
 
@@ -22,7 +29,7 @@ def stats(request):
     """Counts per status and queue, throughput and the oldest pending task's age.
 
     Read from trigger-maintained counters: the cost does not grow with the table."""
-    return Response(queue_stats.summary())
+    return Response(summary.stats())
 
 
 @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer}, auth=[])
@@ -47,3 +54,24 @@ def health(request):
         "status": "ok", "database": "ok", "workers": seen["alive"], "workers_paused": seen["paused"],
         "last_heartbeat_age_seconds": round((now - last).total_seconds(), 3) if last else None,
     })
+
+
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """GET /metrics. Open unless QUEUE_METRICS_TOKEN is set; then it needs
+    `Authorization: Bearer <token>` (Prometheus: `authorization: {credentials: ...}`)."""
+    token = conf.get("METRICS_TOKEN")
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            response = json_error(401, "not_authenticated",
+                                  "Send 'Authorization: Bearer <QUEUE_METRICS_TOKEN>' to read the metrics.")
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    try:
+        body = metrics.render()
+    except DatabaseError as exc:
+        response = json_error(503, "database_unavailable", f"The database is unreachable ({type(exc).__name__}).")
+        response["Retry-After"] = "5"
+        return response
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

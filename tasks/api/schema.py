@@ -11,8 +11,9 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
-from tasks import conf, registry
+from tasks import conf
 from tasks.api.permissions import StaffWrites
+from tasks.handlers import registry
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
 CONFLICT_ACTIONS = {"retry", "cancel", "destroy", "pause", "resume"}

@@ -24,18 +24,17 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from tasks import events
 from tasks.api.errors import MESSAGES, error_body, json_error
-from tasks.events import Cursor, Filter, Message
+from tasks.db import EVENTS_CHANNEL, reconnect_delay
 from tasks.models import EventName
+from tasks.telemetry import event_log as events
+from tasks.telemetry.event_log import Cursor, Filter, Message
 
 logger = logging.getLogger("tasks.events")
 
-CHANNEL = "taskqueue_events"
 POLL_INTERVAL = 1.0
 COALESCE = 0.05  # after a NOTIFY, wait this long so one read serves a burst of commits
 KEEPALIVE = 15.0
-RECONNECT_DELAYS = (0.5, 1, 2, 5)
 BACKLOG = 10_000  # messages a stream may lag behind before it is disconnected
 REGISTER = """
 INSERT INTO tasks_eventstream (id, expires_at) VALUES (%s, now() + interval '30 seconds')
@@ -84,7 +83,7 @@ class Hub:
                 try:
                     await self._listen(stream_id)
                 except Exception as exc:  # noqa: BLE001 - streams must outlive any failure here
-                    delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
+                    delay = reconnect_delay(failures)
                     failures += 1
                     logger.warning("Event stream reader failed (%s: %s); reconnecting in %ss",
                                    type(exc).__name__, exc, delay)
@@ -96,7 +95,7 @@ class Hub:
         async with await psycopg.AsyncConnection.connect(**connection_params(), autocommit=True) as conn:
             # Registered first, so triggers NOTIFY before the first read below.
             await conn.execute(REGISTER, [stream_id])
-            await conn.execute(f"LISTEN {CHANNEL}")
+            await conn.execute(f"LISTEN {EVENTS_CHANNEL}")
             if self.position is None:
                 async with conn.cursor() as cursor:
                     await cursor.execute(events.HEAD, {})

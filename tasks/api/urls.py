@@ -1,7 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from tasks.api import monitoring, operations, stream, views
+from tasks.api import monitoring, operators, stream, views
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -18,14 +18,14 @@ def optional_slash(route: str, view, name: str):
 
 router = OptionalSlashRouter()
 router.register("tasks", views.TaskViewSet, basename="task")
-router.register("workers", operations.WorkerViewSet, basename="worker")
-router.register("queues", operations.QueueViewSet, basename="queue")
+router.register("workers", operators.WorkerViewSet, basename="worker")
+router.register("queues", operators.QueueViewSet, basename="queue")
 
 urlpatterns = [
     optional_slash("health", monitoring.health, "health"),
     optional_slash("stats", monitoring.stats, "stats"),
-    optional_slash("dead-letters", operations.DeadLetterList.as_view(), "dead-letters"),
-    optional_slash("dead-letters/retry", operations.DeadLetterRetry.as_view(), "dead-letters-retry"),
+    optional_slash("dead-letters", operators.DeadLetterList.as_view(), "dead-letters"),
+    optional_slash("dead-letters/retry", operators.DeadLetterRetry.as_view(), "dead-letters-retry"),
     optional_slash("events", stream.events_view, "events"),
     *router.urls,
 ]

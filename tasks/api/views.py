@@ -8,12 +8,13 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tasks import backpressure, queue
+from tasks import queue
 from tasks.api.details import TaskDetailSerializer
 from tasks.api.errors import Conflict
 from tasks.api.filters import CreationOrder, OrderedSearch, TaskFilter
 from tasks.api.serializers import BulkCreatedSerializer, BulkCreateSerializer, TaskCreateSerializer, TaskSerializer
 from tasks.models import Task
+from tasks.queue import backpressure
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
@@ -68,7 +69,7 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
     def retry(self, request, pk=None):
         """Put a failed or cancelled task back to pending, with a fresh set of retries."""
         task = self.get_object()
-        if not task.retry():
+        if not queue.retry(task):
             raise self._conflict(task, "retried", "failed or cancelled")
         return Response({"status": "retrying", "task_id": task.id})
 
@@ -85,7 +86,7 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     def _cancel(self) -> Response:
         task = self.get_object()
-        if not task.cancel():
+        if not queue.cancel(task):
             raise self._conflict(task, "cancelled", "scheduled or pending")
         task.refresh_from_db()
         return Response(TaskSerializer(task).data)

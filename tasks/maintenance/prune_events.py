@@ -3,9 +3,11 @@ counted them, and forget event streams whose web process went away."""
 
 from datetime import datetime, timedelta
 
+from django.db import connection
+
 from tasks import conf
-from tasks.maintenance.batches import in_batches
-from tasks.metrics import FOLD_CURSOR
+from tasks.db import in_batches
+from tasks.telemetry.metrics import FOLD_CURSOR
 
 BATCH = 5000
 
@@ -19,11 +21,19 @@ DELETE FROM tasks_event WHERE id IN (
 )
 """
 DELETE_STREAMS = "DELETE FROM tasks_eventstream WHERE expires_at < %s"
+COUNT_OLD = "SELECT count(*) FROM tasks_event WHERE at < %s"
+
+
+def expired(now: datetime) -> int:
+    """How many log rows are past retention (run_once deletes those the fold has counted)."""
+    with connection.cursor() as cursor:
+        cursor.execute(COUNT_OLD, [_cutoff(now)])
+        return cursor.fetchone()[0]
 
 
 def run_once(now: datetime) -> int:
     """Delete expired events; returns how many rows."""
-    before = now - timedelta(seconds=conf.get("EVENT_RETENTION"))
+    before = _cutoff(now)
 
     def delete(cursor) -> int:
         cursor.execute(DELETE_OLD, {"before": before, "limit": BATCH})
@@ -33,3 +43,7 @@ def run_once(now: datetime) -> int:
         return deleted
 
     return in_batches("prune_events", delete, BATCH)
+
+
+def _cutoff(now: datetime) -> datetime:
+    return now - timedelta(seconds=conf.get("EVENT_RETENTION"))

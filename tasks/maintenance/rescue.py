@@ -11,10 +11,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from tasks import conf, queue
-from tasks.db import raw_cursor
+from tasks.db import raw_cursor, try_lock
 from tasks.exceptions import WorkerLost, untraced
-from tasks.execution import Job
-from tasks.maintenance.locks import try_lock
+from tasks.jobs import Job
 
 # Heartbeats count from the server's start at the earliest: after a restart
 # (or a failover) every worker was silent for as long as the database was

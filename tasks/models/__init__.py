@@ -1,6 +1,10 @@
+"""Rows and the QuerySet vocabulary for reading them. Nothing here changes a
+task's status (tasks.queue does) or imports tasks.queue."""
+
 from .event import Event, EventCursor, EventName, EventStream, MetricCount
+from .queue import Queue
 from .schedule import MissedTicks, Schedule
-from .stats import StatCount, StatDelta, StatMinute
+from .stat import StatCount, StatDelta, StatMinute
 from .task import (
     ACTIVE_STATUSES,
     CANCELLABLE_STATUSES,
@@ -12,7 +16,7 @@ from .task import (
 )
 from .throttle import RateWindow
 from .webhook import DeliveryStatus, WebhookDelivery
-from .worker import Queue, Worker, WorkerState
+from .worker import Worker, WorkerState
 
 __all__ = [
     "ACTIVE_STATUSES",

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY
 
+from tasks import validation
 from tasks.models.task import Task
 
 ALIASES = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
@@ -97,8 +98,6 @@ class Schedule(models.Model):
         self.save(update_fields=["enabled", "next_run_at", "updated_at"])
 
     def clean(self) -> None:
-        from tasks import validation
-
         errors = {}
         if message := cron_error(self.cron):
             errors["cron"] = [message]

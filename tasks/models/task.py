@@ -1,6 +1,7 @@
 """The task row: what to run, where it is in its lifecycle, and what happened."""
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -39,18 +40,23 @@ class TaskQuerySet(models.QuerySet):
     def finished(self):
         return self.filter(status__in=FINISHED_STATUSES)
 
-    def dead_letters(self):
-        return self.filter(status=TaskStatus.FAILED)
-
-    def cancel(self) -> int:
-        from tasks import queue
-
-        return queue.cancel(self)
-
-    def retry(self, *, now: datetime | None = None) -> int:
-        from tasks import queue
-
-        return queue.retry(self, now=now)
+    def dead_letters(self, *, queue: str | None = None, type: str | None = None, error: str | None = None,
+                     failed_after: datetime | None = None, failed_before: datetime | None = None,
+                     cancelled: bool = False):
+        """Failed tasks (and cancelled ones, if asked) matching every given filter."""
+        statuses = [TaskStatus.FAILED, TaskStatus.CANCELLED] if cancelled else [TaskStatus.FAILED]
+        tasks = self.filter(status__in=statuses)
+        if queue:
+            tasks = tasks.filter(queue=queue)
+        if type:
+            tasks = tasks.filter(type=type)
+        if error:
+            tasks = tasks.filter(last_error__icontains=error)
+        if failed_after:
+            tasks = tasks.filter(completed_at__gte=failed_after)
+        if failed_before:
+            tasks = tasks.filter(completed_at__lt=failed_before)
+        return tasks
 
 
 class Task(models.Model):
@@ -139,10 +145,27 @@ class Task(models.Model):
             return self.completed_at - self.started_at
         return None
 
-    def cancel(self) -> bool:
-        """Cancel this task if it has not started; False when its state forbids it."""
-        return Task.objects.filter(pk=self.pk).cancel() == 1
+    def as_json(self) -> dict[str, Any]:
+        """The task as the REST API returns it and webhooks receive it.
 
-    def retry(self, *, now: datetime | None = None) -> bool:
-        """Put a failed or cancelled task back to pending; False when its state forbids it."""
-        return Task.objects.filter(pk=self.pk).retry(now=now) == 1
+        Built by hand rather than by a DRF serializer: it is on the hot path of
+        every read, and the webhook sender in the worker has no business with DRF.
+        Times are ISO 8601 in the current time zone, "Z" for UTC, as DRF writes them.
+        """
+        return {
+            "id": str(self.id), "type": self.type, "payload": self.payload, "status": self.status,
+            "priority": self.priority, "queue": self.queue, "max_retries": self.max_retries,
+            "retry_count": self.retry_count, "attempt": self.attempt, "scheduled_for": _iso(self.run_at),
+            "timeout": self.timeout, "webhook": self.webhook, "result": self.result, "error": self.last_error,
+            "progress": self.progress, "progress_message": self.progress_message,
+            "worker_id": None if self.worker_id is None else str(self.worker_id),
+            "created_at": _iso(self.created_at), "updated_at": _iso(self.updated_at),
+            "started_at": _iso(self.started_at), "completed_at": _iso(self.completed_at),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

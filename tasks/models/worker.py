@@ -1,15 +1,17 @@
-"""Worker processes and queues, as operators see and steer them."""
+"""Worker processes, as operators see and steer them."""
 
 import os
 import socket
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models
 from django.db.models import F
 from django.utils import timezone
 from uuid6 import uuid7
+
+from tasks import conf
+from tasks.db import steer_workers
 
 
 class WorkerState(models.TextChoices):
@@ -39,7 +41,7 @@ class WorkerQuerySet(models.QuerySet):
     def alive(self, now: datetime | None = None):
         """Workers that heartbeated within the rescue threshold and have not stopped."""
         now = now or timezone.now()
-        cutoff = now - timedelta(seconds=settings.TASK_QUEUE["WORKER_TIMEOUT"])
+        cutoff = now - timedelta(seconds=conf.get("WORKER_TIMEOUT"))
         return self.filter(last_heartbeat__gte=cutoff).exclude(state=WorkerState.STOPPED)
 
 
@@ -108,46 +110,8 @@ class Worker(models.Model):
         return self._steer(WorkerState.PAUSED, WorkerState.RUNNING)
 
     def _steer(self, current: str, wanted: str) -> bool:
-        from tasks.notify import steer_workers
-
         changed = Worker.objects.filter(pk=self.pk, state=current).update(state=wanted)
         if changed:
             self.state = wanted
             steer_workers(str(self.pk))
         return bool(changed)
-
-
-class Queue(models.Model):
-    """Settings of one named queue. A queue exists as soon as a task names it;
-    a row is only needed to pause it or give it its own limits."""
-
-    name = models.CharField(max_length=100, primary_key=True)
-    paused = models.BooleanField(default=False)
-    max_pending = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Backpressure: refuse new tasks beyond this many pending."
-    )
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @classmethod
-    def pause(cls, name: str) -> "Queue":
-        """Workers stop claiming from this queue; tasks can still be enqueued."""
-        queue, _ = cls.objects.update_or_create(name=name, defaults={"paused": True})
-        return queue
-
-    @classmethod
-    def resume(cls, name: str) -> "Queue":
-        from tasks.notify import wake_workers
-
-        queue, _ = cls.objects.update_or_create(name=name, defaults={"paused": False})
-        wake_workers(name)
-        return queue
-
-    @classmethod
-    def is_paused(cls, name: str) -> bool:
-        return cls.objects.filter(name=name, paused=True).exists()

@@ -18,10 +18,7 @@ from tasks import conf, validation
 from tasks.db import copy_insert
 from tasks.models import ACTIVE_STATUSES, Task, TaskStatus
 
-NOTIFY_CHANNEL = "taskqueue"
 IDEMPOTENCY_CONSTRAINT = "task_idempotency_key"
-
-
 
 def build(
     type: str,

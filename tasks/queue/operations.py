@@ -7,22 +7,23 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from tasks.execution import Job
+from tasks.jobs import Job
 from tasks.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Task, TaskStatus
 
 
-def cancel(tasks: QuerySet, *, now: datetime | None = None) -> int:
-    """Cancel the scheduled or pending tasks among `tasks`; returns how many."""
+def cancel(tasks: QuerySet | Task, *, now: datetime | None = None) -> int:
+    """Cancel the scheduled or pending tasks among `tasks` (or the one task); returns how many."""
     now = now or timezone.now()
-    return tasks.filter(status__in=CANCELLABLE_STATUSES).update(
+    return _selection(tasks).filter(status__in=CANCELLABLE_STATUSES).update(
         status=TaskStatus.CANCELLED, completed_at=now, updated_at=now
     )
 
 
-def retry(tasks: QuerySet, *, now: datetime | None = None) -> int:
-    """Put failed or cancelled tasks back to pending with a fresh set of retries."""
+def retry(tasks: QuerySet | Task, *, now: datetime | None = None) -> int:
+    """Put failed or cancelled tasks (or the one task) back to pending with a fresh
+    set of retries; returns how many."""
     now = now or timezone.now()
-    return tasks.filter(status__in=RETRYABLE_STATUSES).update(
+    return _selection(tasks).filter(status__in=RETRYABLE_STATUSES).update(
         status=TaskStatus.PENDING, run_at=now, retry_count=0, completed_at=None, updated_at=now
     )
 
@@ -32,18 +33,23 @@ def purge(queue_name: str, *, now: datetime | None = None) -> int:
     return cancel(Task.objects.filter(queue=queue_name), now=now)
 
 
-def run_now(tasks: QuerySet, *, now: datetime | None = None) -> int:
+def run_now(tasks: QuerySet | Task, *, now: datetime | None = None) -> int:
     """Make scheduled tasks runnable at once."""
     now = now or timezone.now()
-    return tasks.filter(status=TaskStatus.SCHEDULED).update(
+    return _selection(tasks).filter(status=TaskStatus.SCHEDULED).update(
         status=TaskStatus.PENDING, run_at=now, updated_at=now
     )
 
 
-def delete_dead_letters(tasks: QuerySet) -> int:
+def delete_dead_letters(tasks: QuerySet | Task) -> int:
     """Delete the failed tasks among `tasks` in one statement (their webhook
     deliveries go with them, by a cascade in the database); returns how many."""
-    return tasks.filter(status=TaskStatus.FAILED).delete()[0]
+    return _selection(tasks).filter(status=TaskStatus.FAILED).delete()[0]
+
+
+def _selection(tasks: QuerySet | Task) -> QuerySet:
+    """A QuerySet of `tasks`, which may be one task."""
+    return Task.objects.filter(pk=tasks.pk) if isinstance(tasks, Task) else tasks
 
 
 # Fenced like outcomes: only the attempt that holds the task may report on it.

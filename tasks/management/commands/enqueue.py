@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from tasks import operator
+from tasks import queue as task_queue
+from tasks.management.arguments import parse_payload, parse_time
 
 
 class Command(BaseCommand):
@@ -36,16 +37,16 @@ class Command(BaseCommand):
         if count < 1:
             raise CommandError("--count must be at least 1.")
         try:
-            run_at = operator.parse_time(at) if at else None
+            run_at = parse_time(at) if at else None
         except ValueError as exc:
             raise CommandError(f"--at: {exc}") from None
         if delay is not None:
             run_at = timezone.now() + timedelta(seconds=delay)
         try:
-            tasks = operator.enqueue(
-                type, operator.parse_payload(payload), count=count, queue=queue, priority=priority,
-                run_at=run_at, max_retries=max_retries, timeout=timeout, webhook=webhook,
-            )
+            options = {"queue": queue, "priority": priority, "run_at": run_at, "max_retries": max_retries,
+                       "timeout": timeout, "webhook": webhook}
+            value = parse_payload(payload)
+            tasks = task_queue.enqueue_many([task_queue.build(type, value, **options) for _ in range(count)])
         except ValidationError as exc:
             reasons = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
             raise CommandError(f"Nothing was enqueued. {reasons}") from None

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from tasks import operator
+from tasks.maintenance import prune, prune_events
 
 
 class Command(BaseCommand):
@@ -21,8 +21,8 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run, **options):
         now = timezone.now()
         if dry_run:
-            for what, count in operator.expired(now).items():
+            for what, count in {**prune.expired(now), "event log rows": prune_events.expired(now)}.items():
                 self.stdout.write(f"Would delete {count} {what}.")
             return
-        for what, count in operator.prune_now(now).items():
+        for what, count in {"tasks": prune.run_once(now), "event log rows": prune_events.run_once(now)}.items():
             self.stdout.write(f"Deleted {count} {what}.")

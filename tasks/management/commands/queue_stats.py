@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
-from tasks import stats
 from tasks.models import TaskStatus
+from tasks.telemetry import summary as statistics
 
 COLUMNS = [str(s) for s in TaskStatus.values]
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the statistics as one JSON document.")
 
     def handle(self, *args, json: bool = False, **options):
-        summary = stats.summary(timezone.now())
+        summary = statistics.stats(timezone.now())
         if json:
             self.stdout.write(_dumps(summary))
             return

@@ -2,7 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tasks import operator
+from tasks import queue as task_queue
+from tasks.management.arguments import parse_time
+from tasks.models import Task
 
 
 class Command(BaseCommand):
@@ -24,13 +26,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, queue, type, error, failed_after, failed_before, cancelled, dry_run, **options):
         try:
-            after = operator.parse_time(failed_after) if failed_after else None
-            before = operator.parse_time(failed_before) if failed_before else None
+            after = parse_time(failed_after) if failed_after else None
+            before = parse_time(failed_before) if failed_before else None
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        tasks = operator.dead_letters(queue_name=queue, type=type, error=error, failed_after=after,
-                                      failed_before=before, cancelled=cancelled)
+        tasks = Task.objects.dead_letters(queue=queue, type=type, error=error, failed_after=after,
+                                          failed_before=before, cancelled=cancelled)
         if dry_run:
             self.stdout.write(f"Would retry {tasks.count()} task(s).")
             return
-        self.stdout.write(f"Retried {tasks.retry()} task(s).")
+        self.stdout.write(f"Retried {task_queue.retry(tasks)} task(s).")

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from queueproject.database import describe
 from tasks import conf
-from tasks.worker import Worker
+from tasks.worker.supervisor import Supervisor
 
 
 class Command(BaseCommand):
@@ -36,6 +36,6 @@ class Command(BaseCommand):
         if queues is not None and not queue_list:
             raise CommandError("--queues needs at least one queue name, or *.")
         self.stderr.write(f"Database: {describe(settings.DATABASE_URL)}")
-        worker = Worker(queues=queue_list, concurrency=concurrency, burst=burst,
-                        max_tasks=max_tasks, housekeeping=not no_housekeeping)
-        raise SystemExit(worker.run())
+        supervisor = Supervisor(queues=queue_list, concurrency=concurrency, burst=burst,
+                                max_tasks=max_tasks, housekeeping=not no_housekeeping)
+        raise SystemExit(supervisor.run())

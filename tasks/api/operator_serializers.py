@@ -1,0 +1,116 @@
+"""JSON of workers, queues, statistics and health, as the operators' endpoints return it."""
+
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from tasks import conf
+from tasks.api.serializers import StrictFields
+from tasks.models import Task, TaskStatus, Worker, WorkerState
+
+
+class StatusCountsSerializer(serializers.Serializer):
+    scheduled = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    processing = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+
+
+class WorkerSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True, help_text="host:pid")
+    alive = serializers.SerializerMethodField(help_text="Heartbeating within QUEUE_WORKER_TIMEOUT and not stopped.")
+    heartbeat_age_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Worker
+        fields = ["id", "name", "hostname", "pid", "queues", "concurrency", "state", "alive", "started_at",
+                  "last_heartbeat", "heartbeat_age_seconds", "stopped_at", "processed", "failed"]
+        read_only_fields = fields
+
+    def get_alive(self, worker: Worker) -> bool:
+        timeout = timedelta(seconds=conf.get("WORKER_TIMEOUT"))
+        return worker.state != WorkerState.STOPPED and worker.heartbeat_age(self._now()) <= timeout
+
+    def get_heartbeat_age_seconds(self, worker: Worker) -> float:
+        return round(worker.heartbeat_age(self._now()).total_seconds(), 3)
+
+    def _now(self) -> datetime:
+        return self.context.setdefault("now", timezone.now())
+
+
+class WorkerDetailSerializer(WorkerSerializer):
+    running = serializers.SerializerMethodField(help_text="Ids of the tasks it holds (processing).")
+
+    class Meta(WorkerSerializer.Meta):
+        fields = [*WorkerSerializer.Meta.fields, "running"]
+        read_only_fields = fields
+
+    def get_running(self, worker: Worker) -> list[str]:
+        held = Task.objects.filter(status=TaskStatus.PROCESSING, worker_id=worker.id).values_list("id", flat=True)
+        return [str(task_id) for task_id in held[:1000]]
+
+
+class QueueSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    paused = serializers.BooleanField(help_text="Workers claim nothing from a paused queue.")
+    max_pending = serializers.IntegerField(allow_null=True, help_text="The queue's own limit; null: the default.")
+    pending_limit = serializers.IntegerField(allow_null=True, help_text="The limit in force; null: none.")
+    counts = StatusCountsSerializer()
+    oldest_pending_age_seconds = serializers.FloatField(allow_null=True)
+
+
+class QueueLimitSerializer(StrictFields, serializers.Serializer):
+    max_pending = serializers.IntegerField(
+        allow_null=True, min_value=0, max_value=2**31 - 1,
+        help_text="Most pending tasks the queue accepts; beyond it, creation answers 503. "
+                  "null: QUEUE_MAX_PENDING; 0: no limit.",
+    )
+
+
+class PurgedSerializer(serializers.Serializer):
+    queue = serializers.CharField()
+    cancelled = serializers.IntegerField()
+
+
+class DeadLettersRetriedSerializer(serializers.Serializer):
+    retried = serializers.IntegerField()
+
+
+class DeadLettersDeletedSerializer(serializers.Serializer):
+    deleted = serializers.IntegerField()
+
+
+class ThroughputSerializer(serializers.Serializer):
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class StatsSerializer(serializers.Serializer):
+    """GET /api/stats: the fields of the reference API, then ours."""
+
+    total_tasks = serializers.IntegerField()
+    pending_count = serializers.IntegerField()
+    processing_count = serializers.IntegerField()
+    completed_count = serializers.IntegerField()
+    failed_count = serializers.IntegerField()
+    scheduled_count = serializers.IntegerField()
+    worker_count = serializers.IntegerField(help_text="Workers alive.")
+    cancelled_count = serializers.IntegerField()
+    queues = serializers.DictField(child=StatusCountsSerializer(), help_text="Counts per queue and status.")
+    throughput = serializers.DictField(child=ThroughputSerializer(),
+                                       help_text="Tasks finished in the last full minute and the last hour.")
+    oldest_pending_age_seconds = serializers.FloatField(allow_null=True)
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    database = serializers.CharField(help_text='"ok", or why it is unreachable.')
+    workers = serializers.IntegerField(allow_null=True, help_text="Workers alive.")
+    workers_paused = serializers.IntegerField(allow_null=True, help_text="Alive workers that are paused.")
+    last_heartbeat_age_seconds = serializers.FloatField(
+        allow_null=True, help_text="Since the most recent heartbeat of any worker; null: none ever.",
+    )

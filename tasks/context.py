@@ -1,0 +1,53 @@
+"""What a running handler may ask of the queue: which job it is, and how to report progress.
+
+The worker's execution step sets the current job around each handler call
+(`running`); handlers and @task functions read it with `current_job()`.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from tasks.jobs import Job
+
+_current: ContextVar[Job] = ContextVar("current_job")
+
+
+@contextmanager
+def running(job: Job) -> Iterator[None]:
+    """Make `job` the current job for the code inside the block."""
+    token = _current.set(job)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def current_job() -> Job:
+    """The job running in this process; for handlers that want its id or attempt.
+
+    Raises LookupError outside a running task."""
+    return _current.get()
+
+
+def current_job_or_none() -> Job | None:
+    """The running job, or None outside a task (for log filters)."""
+    return _current.get(None)
+
+
+def report_progress(value: float | None, message: str = "") -> bool:
+    """Tell the queue how far the running task is: `value` from 0 to 1, and a message.
+
+    Call it from a handler or @task function while it runs; the REST API and
+    the dashboard show it at once. Each call is one UPDATE, committed
+    immediately (unless the handler has its own transaction open, in which
+    case it shows when that commits). Returns False when this attempt no
+    longer holds the task, for example after its timeout.
+    """
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1):
+        raise ValueError(f"Progress is a number from 0 to 1 (or None), not {value!r}.")
+    # Imported here, not above: the log filter (tasks.telemetry.logs) imports
+    # this module while Django configures logging, before the models can load.
+    from tasks import queue
+
+    return queue.report_progress(current_job(), value, str(message)[:500])

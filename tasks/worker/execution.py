@@ -1,0 +1,57 @@
+"""Running one job in a slot process: its handler, its timeout, its outcome.
+
+Payloads travel as JSON text from the claim to the slot and results come back
+as JSON text, so the supervisor never parses them.
+"""
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import close_old_connections
+
+from tasks.context import running
+from tasks.exceptions import TaskTimeout, traced
+from tasks.handlers import registry
+from tasks.jobs import Job, Outcome
+
+
+def execute(job: Job) -> Outcome:
+    """Run `job`'s handler and describe the outcome; never raises for handler errors."""
+    close_old_connections()
+    started = time.time()
+    try:
+        with running(job):
+            handler = registry.get(job.type)
+            with deadline(job.timeout):
+                value = handler.func(job.payload)
+            result_json = json.dumps(value, allow_nan=False)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - every failure is recorded with its traceback
+        return Outcome(job.id, job.attempt, False, None, traced(exc), started, time.time())
+    finally:
+        close_old_connections()
+    return Outcome(job.id, job.attempt, True, result_json, None, started, time.time())
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise TaskTimeout in this (main) thread after `seconds`.
+
+    Cooperative: it interrupts Python code and sleeps. Code stuck in C that
+    ignores signals is handled by the supervisor, which replaces the process.
+    """
+
+    def expire(signum, frame):
+        raise TaskTimeout(f"The task ran longer than its timeout of {seconds:g} seconds.")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
