@@ -2,7 +2,7 @@
 
 One file; every knob comes from the environment with a default that works on a
 fresh clone. Queue settings live under TASK_QUEUE and read QUEUE_* variables.
-The README lists every variable.
+docs/configuration.md lists every variable.
 """
 
 import warnings
@@ -269,7 +269,7 @@ _QUEUE_SETTINGS = [
     # Input limits.
     ("MAX_PAYLOAD_BYTES", "int", 256 * 1024),
     ("MAX_PAYLOAD_DEPTH", "int", 32),
-    # REST API limits (see README, "REST API").
+    # REST API limits (docs/rest-api.md).
     ("API_MAX_BODY_BYTES", "int", 10 * 1024 * 1024),
     ("BULK_MAX", "int", 1000),
     ("API_RATE", "str", "1000/second"),  # per token user; empty: no limit
@@ -290,7 +290,7 @@ TASKS = {
 
 # Periodic tasks declared in settings, synced into the Schedule table by the
 # workers: {"name": {"cron": "0 3 * * *", "task": "myapp.tasks.nightly", ...}}.
-# See "Periodic tasks" in the README.
+# See "Periodic tasks" in docs/python-api.md.
 TASK_SCHEDULES: dict[str, dict] = {}
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

@@ -34,7 +34,7 @@ class Job:
 
     @property
     def label(self) -> str:
-        """How logs describe the job, as in the reference worker logs."""
+        """How log lines describe the job: id, type, queue, priority and attempt."""
         return (
             f"task {self.id} (type: {self.type}, queue: {self.queue}, priority: {self.priority}, "
             f"attempt: {self.retry_count + 1}/{self.max_retries + 1})"

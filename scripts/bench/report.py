@@ -162,7 +162,7 @@ def _scale(s: dict) -> list[str]:
             "cancelled over four queues, with payloads and results; vacuumed and analysed), plus 1,240 pending tasks "
             "in the queue that is claimed:", "",
             f"| operation | {empty.rows:,} rows | {full.rows:,} rows | ratio |", "| --- | --- | --- | --- |",
-            row("`tasks.stats.summary()`", "stats_ms"),
+            row("`tasks.telemetry.summary.stats()`", "stats_ms"),
             row("`GET /api/stats` (in process)", "stats_http_ms"),
             row("task list page: newest 50, serialized", "list_ms"),
             row("task list page: newest 50 failed, serialized", "list_filtered_ms"),

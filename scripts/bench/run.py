@@ -54,7 +54,7 @@ def floor(args, url: str) -> dict:
 
 
 # What an operator can trade for throughput: no per-task INFO log lines, and
-# synchronous_commit=off for the worker's own statements (see README).
+# synchronous_commit=off for the worker's own statements (docs/development.md).
 TUNED = {"LOG_LEVEL": "WARNING", "QUEUE_ASYNC_COMMIT": "true"}
 
 

@@ -15,7 +15,7 @@ from tasks import conf
 from tasks.api.errors import json_error
 
 DATABASE_RETRY_AFTER = 5
-# The API's own prefix, plus the reference documents' root paths (tasks/api/compat_urls.py).
+# The API's own prefix, plus the root-path aliases /tasks, /stats, /health (tasks/api/compat_urls.py).
 API_PREFIXES = ("/api/", "/tasks", "/stats", "/health")
 
 

@@ -90,7 +90,7 @@ class ThroughputSerializer(serializers.Serializer):
 
 
 class StatsSerializer(serializers.Serializer):
-    """GET /api/stats: the fields of the reference API, then ours."""
+    """GET /api/stats: totals by status (`<status>_count`), workers, per-queue counts, throughput."""
 
     total_tasks = serializers.IntegerField()
     pending_count = serializers.IntegerField()

@@ -1,4 +1,4 @@
-"""Task JSON, as in the reference API, and validation of new tasks (one or a batch)."""
+"""Task JSON, and validation of new tasks (one or a batch)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone

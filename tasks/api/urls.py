@@ -5,7 +5,7 @@ from tasks.api import monitoring, operators, stream, views
 
 
 class OptionalSlashRouter(SimpleRouter):
-    """Every route answers with and without a trailing slash, as the reference API does."""
+    """Every route answers with and without a trailing slash (clients write both)."""
 
     def __init__(self):
         super().__init__()

@@ -3,7 +3,7 @@ JSON formatter that LOG_FORMAT=json selects.
 
 Worker log calls pass `extra=task_fields(job)`, and a filter adds the same
 fields to whatever a handler logs while it runs. The plain format keeps the
-reference's human text, and the JSON format emits the same message with
+human text ("Worker 1 processing task ... (type: email, ...)"), and the JSON format emits the same message with
 task_id, task_type, queue, attempt and worker_id as fields of their own.
 """
 

@@ -63,7 +63,7 @@ def queue(name: str, now: datetime) -> QueueSummary:
 
 
 def stats(now: datetime | None = None, minutes: list[dict] | None = None) -> dict:
-    """Everything /api/stats reports; field names as in the reference API.
+    """Everything /api/stats reports: the counts by status, then per queue, throughput and the oldest wait.
     `minutes` is counters.per_minute(now, 61), when the caller has read it already."""
     now = now or timezone.now()
     by_queue = counters.counts()

@@ -36,7 +36,7 @@ class Outcomes:
         self.finished += 1
 
     def failed_attempt(self, slot: int, job: Job, error: dict, *, started_at: datetime | None, now: datetime) -> None:
-        """A failed attempt, with the retry policy's verdict, as the reference logs put it."""
+        """A failed attempt, with the retry policy's verdict: logged as "failed", then "retrying" or "dead letter"."""
         failure = queue.failure(job, error, now, started_at=started_at)
         fields = task_fields(job, error_type=error["type"])
         logger.warning("Worker %s task %s failed: %s: %s", slot, job.id, error["type"].rsplit(".", 1)[-1],
