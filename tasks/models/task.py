@@ -9,6 +9,8 @@ from django.tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY
 from django.utils import timezone
 from uuid6 import uuid7
 
+from tasks.access import PERMISSIONS
+
 
 class TaskStatus(models.TextChoices):
     # Waiting for its run time (a delay or a retry backoff); housekeeping promotes it.
@@ -101,6 +103,8 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # The scopes of tasks.access, as permissions that groups and users can hold.
+        permissions = PERMISSIONS
         indexes = [
             # Serves the claim: WHERE status = 'pending' AND queue = $q ORDER BY priority DESC, run_at, id.
             models.Index(
