@@ -96,11 +96,12 @@ DATABASES = {
         "CONN_HEALTH_CHECKS": True,
     }
 }
-# Under ASGI each request runs in a thread of its own, and Django keeps one
-# connection per thread: persistent connections would pile up until PostgreSQL
-# refuses clients ("too many clients already"). The ASGI entry point therefore
-# turns on psycopg's connection pool (DB_POOL), which returns connections at the
-# end of each request. Workers keep their one persistent connection.
+# The web server runs each request in one of a pool of threads (granian's, up
+# to WEB_THREADS per process), and Django keeps one connection per thread:
+# persistent connections would pile up until PostgreSQL refuses clients ("too
+# many clients already"). The WSGI (and ASGI) entry point therefore turns on
+# psycopg's connection pool (DB_POOL), which returns connections at the end of
+# each request. Workers keep their one persistent connection.
 if env.bool("DB_POOL", default=False):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A request waits this long for a connection (all in use, or the database
@@ -276,6 +277,8 @@ _QUEUE_SETTINGS = [
     ("API_ANON_RATE", "str", "600/minute"),  # per IP address
     ("MAX_PENDING", "int", 0),  # per queue; 0: no limit
     ("BACKPRESSURE_RETRY_AFTER", "int", 5),
+    # Open /api/events streams per web process; each holds one of its WEB_THREADS threads.
+    ("MAX_STREAMS", "int", 16),
 ]
 TASK_QUEUE = {name: getattr(env, kind)(f"QUEUE_{name}", default=default) for name, kind, default in _QUEUE_SETTINGS}
 
