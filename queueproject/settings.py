@@ -180,18 +180,19 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tasks@localhost")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "tasks.api.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # DRF's JSON parser with a body-size cap and deep-nesting guard (tasks/api/parsers.py).
+    # orjson, with DRF's own JSON classes for whatever orjson refuses (tasks/api/renderers.py, parsers.py).
+    "DEFAULT_RENDERER_CLASSES": ["tasks.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["tasks.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "tasks.api.schema.QueueAutoSchema",
     "EXCEPTION_HANDLER": "tasks.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
-    # Per-client rate limits, counted in PostgreSQL so that every web process
-    # shares them; rates are read from TASK_QUEUE at request time.
+    # Per-client rate limits, counted in each process and shared through
+    # PostgreSQL in batches (tasks/api/throttling.py); rates are read from
+    # TASK_QUEUE at request time.
     "DEFAULT_THROTTLE_CLASSES": ["tasks.api.throttling.ClientRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "tasks.api.pagination.NewestFirstCursor",
 }
@@ -204,7 +205,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"TaskStatusEnum": "tasks.models.TaskStatus.choices",
                             "WorkerStateEnum": "tasks.models.WorkerState.choices"},
-    "AUTHENTICATION_WHITELIST": ["rest_framework.authentication.TokenAuthentication"],
+    "AUTHENTICATION_WHITELIST": ["tasks.api.authentication.CachedTokenAuthentication"],
     "PREPROCESSING_HOOKS": ["tasks.api.schema.only_api_paths"],
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "tasks.api.schema.finish"],
@@ -275,6 +276,8 @@ _QUEUE_SETTINGS = [
     ("BULK_MAX", "int", 1000),
     ("API_RATE", "str", "1000/second"),  # per token user; empty: no limit
     ("API_ANON_RATE", "str", "600/minute"),  # per IP address
+    # Seconds a web process remembers a token's user (a revoked token works that much longer elsewhere).
+    ("API_TOKEN_CACHE", "float", 5.0),
     ("MAX_PENDING", "int", 0),  # per queue; 0: no limit
     ("BACKPRESSURE_RETRY_AFTER", "int", 5),
     # Open /api/events streams per web process; each holds one of its WEB_THREADS threads.

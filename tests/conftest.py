@@ -22,6 +22,16 @@ def _test_handlers(settings):
     import tests.handlers  # noqa: F401 - registers the test-only types in this process
 
 
+@pytest.fixture(autouse=True)
+def _fresh_api_memory():
+    """Rate-limit counts and remembered tokens live in the web process; each test
+    starts without them, as its rows in the database start afresh."""
+    from tasks.api import authentication, throttling
+
+    throttling.forget()
+    authentication.forget()
+
+
 @pytest.fixture
 def queue_env(tmp_path):
     env = {**os.environ, **FAST_QUEUE_ENV, "DATABASE_URL": database_url_for_tests(),

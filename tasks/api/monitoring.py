@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from rest_framework import status
-from rest_framework.decorators import api_view, permission_classes, throttle_classes
+from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -35,6 +35,7 @@ def stats(request):
 @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer}, auth=[])
 @api_view(["GET"])
 @permission_classes([AllowAny])
+@authentication_classes([])  # open to all: no token lookup
 @throttle_classes([])  # load balancers poll it; it must not be rate limited
 def health(request):
     """The database answers, and how many workers are alive. No token needed; 503 when the database is unreachable."""

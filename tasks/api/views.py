@@ -31,6 +31,13 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
     filter_backends = [DjangoFilterBackend, CreationOrder]
     filterset_class = TaskFilter
 
+    def filter_queryset(self, queryset):
+        # Filters and ordering shape lists; one task named by its id needs
+        # neither (building the filter set would cost more than the lookup).
+        if self.kwargs.get(self.lookup_url_kwarg or self.lookup_field) is not None:
+            return queryset
+        return super().filter_queryset(queryset)
+
     @extend_schema(request=TaskCreateSerializer, parameters=[IDEMPOTENCY_HEADER],
                    responses={201: TaskSerializer, 200: TaskSerializer})
     def create(self, request, *args, **kwargs):
