@@ -113,6 +113,7 @@ if env.bool("DB_POOL", default=False):
         "min_size": 1, "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
         "timeout": env.float("DB_POOL_TIMEOUT", default=3.0),
         "reconnect_timeout": 5.0,
+        "check": database.check_pooled_connection,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -29,10 +29,10 @@ import time
 from dataclasses import dataclass
 from threading import Lock
 
-from django.db import connection
 from rest_framework.throttling import SimpleRateThrottle
 
 from tasks import conf
+from tasks.db import raw_cursor
 
 SHARE = 16
 MAX_AGE = 1.0
@@ -105,8 +105,8 @@ def hit(key: str, limit: int, period: int) -> tuple[bool, float]:
         hits, window.unsynced = window.unsynced + 1, 0
         window.inflight += hits
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(HIT, {"key": key[:200], "period": period, "hits": hits})
+        with raw_cursor() as cursor:
+            cursor.execute(HIT, {"key": key[:200], "period": period, "hits": hits}, prepare=conf.get("PREPARE"))
             shared, remaining = cursor.fetchone()
     except BaseException:
         with _lock:

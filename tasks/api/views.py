@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from tasks import queue
+from tasks.api import intake
 from tasks.api.details import TaskDetailSerializer
 from tasks.api.errors import Conflict
 from tasks.api.filters import CreationOrder, OrderedSearch, TaskFilter
@@ -23,6 +24,13 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 RETRYING = inline_serializer("Retrying", {
     "status": serializers.ChoiceField(choices=["retrying"]), "task_id": serializers.UUIDField(),
 })
+
+
+def validated(serializer_class, data) -> dict:
+    """What the serializer makes of `data`; its errors are the 400 (used when intake.py declines)."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -42,9 +50,8 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
                    responses={201: TaskSerializer, 200: TaskSerializer})
     def create(self, request, *args, **kwargs):
         """Create a task. With an idempotency key, a repeat returns the first task with 200."""
-        serializer = TaskCreateSerializer(data=self._with_idempotency_header(request))
-        serializer.is_valid(raise_exception=True)
-        task = serializer.validated_data["task"]
+        data = self._with_idempotency_header(request)
+        task = intake.new_task(data) or validated(TaskCreateSerializer, data)["task"]
         if task.idempotency_key and (existing := Task.objects.filter(idempotency_key=task.idempotency_key).first()):
             return self._replayed(existing)
         backpressure.check([task.queue])
@@ -57,9 +64,9 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
     @action(detail=False, methods=["post"])
     def bulk(self, request):
         """Create up to QUEUE_BULK_MAX tasks in one statement, all or nothing."""
-        serializer = BulkCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        tasks = [item["task"] for item in serializer.validated_data["tasks"]]
+        tasks = intake.new_tasks(request.data)
+        if tasks is None:
+            tasks = [item["task"] for item in validated(BulkCreateSerializer, request.data)["tasks"]]
         backpressure.check(task.queue for task in tasks)
         queue.enqueue_many(tasks)
         return Response({"count": len(tasks), "ids": [task.id for task in tasks]}, status=status.HTTP_201_CREATED)
