@@ -3,7 +3,6 @@
 import hmac
 
 from django.db import DatabaseError
-from django.db.models import Count, Max, Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -15,9 +14,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from tasks import conf
+from tasks.api import lookups
 from tasks.api.errors import json_error
 from tasks.api.operator_serializers import HealthSerializer, StatsSerializer
-from tasks.models import Worker, WorkerState
 from tasks.telemetry import metrics, summary
 
 HEALTH_RETRY_AFTER = "5"
@@ -41,10 +40,7 @@ def health(request):
     """The database answers, and how many workers are alive. No token needed; 503 when the database is unreachable."""
     now = timezone.now()
     try:
-        seen = Worker.objects.alive(now).aggregate(
-            alive=Count("pk"), paused=Count("pk", filter=Q(state=WorkerState.PAUSED)),
-        )
-        last = Worker.objects.aggregate(last=Max("last_heartbeat"))["last"]
+        alive, paused, last = lookups.worker_health(now)
     except DatabaseError as exc:
         return Response(
             {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}", "workers": None,
@@ -52,7 +48,7 @@ def health(request):
             status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": HEALTH_RETRY_AFTER},
         )
     return Response({
-        "status": "ok", "database": "ok", "workers": seen["alive"], "workers_paused": seen["paused"],
+        "status": "ok", "database": "ok", "workers": alive, "workers_paused": paused,
         "last_heartbeat_age_seconds": round((now - last).total_seconds(), 3) if last else None,
     })
 

@@ -1,6 +1,7 @@
 """Task endpoints: create (one, idempotent, or a batch), list, read, details,
 retry, cancel. Views are thin: serializers validate, tasks.queue changes state."""
 
+from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -9,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from tasks import queue
-from tasks.api import intake
+from tasks.api import intake, lookups
 from tasks.api.details import TaskDetailSerializer
 from tasks.api.errors import Conflict
 from tasks.api.filters import CreationOrder, OrderedSearch, TaskFilter
@@ -39,12 +40,13 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
     filter_backends = [DjangoFilterBackend, CreationOrder]
     filterset_class = TaskFilter
 
-    def filter_queryset(self, queryset):
-        # Filters and ordering shape lists; one task named by its id needs
-        # neither (building the filter set would cost more than the lookup).
-        if self.kwargs.get(self.lookup_url_kwarg or self.lookup_field) is not None:
-            return queryset
-        return super().filter_queryset(queryset)
+    def get_object(self) -> Task:
+        # Every detail route looks a task up by id: prepared (see lookups.py), same 404s.
+        task = lookups.task_by_id(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        if task is None:
+            raise Http404
+        self.check_object_permissions(self.request, task)
+        return task
 
     @extend_schema(request=TaskCreateSerializer, parameters=[IDEMPOTENCY_HEADER],
                    responses={201: TaskSerializer, 200: TaskSerializer})
