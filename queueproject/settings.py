@@ -187,6 +187,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # orjson, with DRF's own JSON classes for whatever orjson refuses (tasks/api/renderers.py, parsers.py).
     "DEFAULT_RENDERER_CLASSES": ["tasks.api.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tasks.api.renderers.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["tasks.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "tasks.api.schema.QueueAutoSchema",
     "EXCEPTION_HANDLER": "tasks.api.errors.exception_handler",

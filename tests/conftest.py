@@ -24,12 +24,14 @@ def _test_handlers(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_api_memory():
-    """Rate-limit counts and remembered tokens live in the web process; each test
-    starts without them, as its rows in the database start afresh."""
+    """Rate-limit counts, remembered tokens and queue limits live in the process;
+    each test starts without them, as its rows in the database start afresh."""
     from tasks.api import authentication, throttling
+    from tasks.queue import backpressure
 
     throttling.forget()
     authentication.forget()
+    backpressure.forget()
 
 
 @pytest.fixture
