@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from tasks import conf
 from tasks.api import lookups
+from tasks.api.coalesce import SharedRead
 from tasks.api.errors import json_error
 from tasks.api.operator_serializers import HealthSerializer, StatsSerializer
 from tasks.telemetry import metrics, summary
@@ -28,7 +29,11 @@ def stats(request):
     """Counts per status and queue, throughput and the oldest pending task's age.
 
     Read from trigger-maintained counters: the cost does not grow with the table."""
-    return Response(summary.stats())
+    return Response(shared_stats())
+
+
+# Clients asking at the same moment share one reading, never older than their request.
+shared_stats = SharedRead(summary.stats)
 
 
 @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer}, auth=[])

@@ -2,7 +2,6 @@
 retry, cancel. Views are thin: serializers validate, tasks.queue changes state."""
 
 from django.http import Http404
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -13,7 +12,7 @@ from tasks import queue
 from tasks.api import intake, lookups
 from tasks.api.details import TaskDetailSerializer
 from tasks.api.errors import Conflict
-from tasks.api.filters import CreationOrder, OrderedSearch, TaskFilter
+from tasks.api.filters import CreationOrder, FilterBackend, OrderedSearch, TaskFilter
 from tasks.api.serializers import BulkCreatedSerializer, BulkCreateSerializer, TaskCreateSerializer, TaskSerializer
 from tasks.models import Task
 from tasks.queue import backpressure
@@ -37,7 +36,7 @@ def validated(serializer_class, data) -> dict:
 class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Task.objects.all()
     serializer_class = TaskSerializer
-    filter_backends = [DjangoFilterBackend, CreationOrder]
+    filter_backends = [FilterBackend, CreationOrder]
     filterset_class = TaskFilter
 
     def get_object(self) -> Task:
