@@ -87,6 +87,10 @@ TEMPLATES = [
     },
 ]
 
+# Threads per web process (read by queueproject/webserver.py too): requests in
+# progress plus open /api/events streams.
+WEB_THREADS = env.int("WEB_THREADS", default=12)
+
 # Database: DATABASE_URL, or the embedded server when it is unset.
 DATABASE_URL = database.resolve_url(BASE_DIR)
 DATABASES = {
@@ -282,8 +286,9 @@ _QUEUE_SETTINGS = [
     ("API_TOKEN_CACHE", "float", 5.0),
     ("MAX_PENDING", "int", 0),  # per queue; 0: no limit
     ("BACKPRESSURE_RETRY_AFTER", "int", 5),
-    # Open /api/events streams per web process; each holds one of its WEB_THREADS threads.
-    ("MAX_STREAMS", "int", 16),
+    # Open /api/events streams per web process; each holds one of its WEB_THREADS threads
+    # (default: the threads left over when the pool's connections each have one).
+    ("MAX_STREAMS", "int", max(1, WEB_THREADS - env.int("DB_POOL_MAX_SIZE", default=8))),
 ]
 TASK_QUEUE = {name: getattr(env, kind)(f"QUEUE_{name}", default=default) for name, kind, default in _QUEUE_SETTINGS}
 

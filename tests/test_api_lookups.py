@@ -68,3 +68,11 @@ def test_health_counts_the_workers_the_orm_counts(settings):
 
 def test_health_with_no_worker():
     assert lookups.worker_health(timezone.now()) == (0, 0, None)
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "America/New_York"])
+def test_a_page_of_tasks_is_each_task_as_drfs_fields_write_it(settings, time_zone):
+    settings.TIME_ZONE = time_zone
+    tasks = [everything_set(), TaskFactory(payload=None)]
+    drf = [serializers.ModelSerializer.to_representation(TaskSerializer(), task) for task in tasks]
+    assert TaskSerializer(tasks, many=True).data == drf

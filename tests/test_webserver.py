@@ -25,10 +25,14 @@ def option(name: str) -> str:
     return webserver.DEFAULTS[webserver.DEFAULTS.index(name) + 1]
 
 
-def test_the_launcher_serves_the_wsgi_application_with_as_many_requests_in_progress_as_threads():
+def test_the_launcher_serves_the_wsgi_application_with_as_many_requests_in_progress_as_threads(settings):
     assert option("--interface") == "wsgi" and webserver.APPLICATION == "queueproject.wsgi:application"
     assert option("--blocking-threads") == option("--backpressure") == webserver.THREADS
     assert int(option("--workers-kill-timeout")) <= 10  # open streams never end by themselves
+    assert webserver.THREADS == str(settings.WEB_THREADS)  # one default, read by both
+    # Streams take what is left when each pooled connection has its thread.
+    assert settings.TASK_QUEUE["MAX_STREAMS"] == settings.WEB_THREADS - settings.DATABASES["default"].get(
+        "OPTIONS", {}).get("pool", {}).get("max_size", 8)
 
 
 def test_two_web_processes_serve_keep_alive_requests(web_server):

@@ -41,6 +41,7 @@ class TaskDetailSerializer(TaskSerializer):
     class Meta(TaskSerializer.Meta):
         fields = [*TaskSerializer.Meta.fields, "errors", "workers", "timings", "deliveries"]
         read_only_fields = fields
+        list_serializer_class = serializers.ListSerializer
 
     # Every field, the task's own included, through DRF (TaskSerializer takes a
     # shortcut for the task's fields alone).
