@@ -32,7 +32,8 @@ def stats(request):
     return Response(shared_stats())
 
 
-# Clients asking at the same moment share one reading, never older than their request.
+# Clients asking at the same moment share one reading, never older than their request
+# (tasks/api/coalesce.py).
 shared_stats = SharedRead(summary.stats)
 
 
@@ -43,19 +44,27 @@ shared_stats = SharedRead(summary.stats)
 @throttle_classes([])  # load balancers poll it; it must not be rate limited
 def health(request):
     """The database answers, and how many workers are alive. No token needed; 503 when the database is unreachable."""
+    code, body = shared_health()
+    return Response(body, status=code, headers={"Retry-After": HEALTH_RETRY_AFTER} if code == 503 else None)
+
+
+def _health() -> tuple[int, dict]:
     now = timezone.now()
     try:
         alive, paused, last = lookups.worker_health(now)
     except DatabaseError as exc:
-        return Response(
-            {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}", "workers": None,
-             "workers_paused": None, "last_heartbeat_age_seconds": None},
-            status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": HEALTH_RETRY_AFTER},
-        )
-    return Response({
+        return status.HTTP_503_SERVICE_UNAVAILABLE, {
+            "status": "unavailable", "database": f"unreachable: {type(exc).__name__}", "workers": None,
+            "workers_paused": None, "last_heartbeat_age_seconds": None,
+        }
+    return status.HTTP_200_OK, {
         "status": "ok", "database": "ok", "workers": alive, "workers_paused": paused,
         "last_heartbeat_age_seconds": round((now - last).total_seconds(), 3) if last else None,
-    })
+    }
+
+
+# Load balancers and monitors polling at once share one reading, never older than their request.
+shared_health = SharedRead(_health)
 
 
 @require_GET
