@@ -70,7 +70,8 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
             tasks = [item["task"] for item in validated(BulkCreateSerializer, request.data)["tasks"]]
         backpressure.check(task.queue for task in tasks)
         queue.enqueue_many(tasks)
-        return Response({"count": len(tasks), "ids": [task.id for task in tasks]}, status=status.HTTP_201_CREATED)
+        ids = [str(task.id) for task in tasks]  # as text: orjson writes only uuid.UUID itself, not uuid7's subclass
+        return Response({"count": len(tasks), "ids": ids}, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=TaskDetailSerializer)
     @action(detail=True, methods=["get"])
