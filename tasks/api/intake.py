@@ -22,7 +22,6 @@ from tasks.models import Task
 
 FIELDS = frozenset({"type", "payload", "priority", "max_retries", "scheduled_for", "webhook", "queue", "timeout"})
 WITH_KEY = FIELDS | {"idempotency_key"}
-MISSING = object()
 
 
 def new_task(data: Any, *, idempotency: bool = True) -> Task | None:

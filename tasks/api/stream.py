@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import suppress
 
 import psycopg
-from django.db import connection
+from django.db import OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -48,6 +48,7 @@ INSERT INTO tasks_eventstream (id, expires_at) VALUES (%s, now() + interval '30 
 ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at
 """
 REGISTER_EVERY = 10.0
+READY_TIMEOUT = 10.0  # a new stream waits this long for the hub's first read of the log
 OVERFLOW = object()
 
 
@@ -71,7 +72,8 @@ class Hub:
 
     def subscribe(self) -> tuple[queues.Queue, Cursor] | None:
         """A queue of live messages and the position they start after; None when
-        this process already serves QUEUE_MAX_STREAMS streams."""
+        this process already serves QUEUE_MAX_STREAMS streams. OperationalError
+        (answered with 503) when the hub cannot read the log within READY_TIMEOUT."""
         queue: queues.Queue = queues.Queue(BACKLOG)
         with self.lock:
             if len(self.streams) >= conf.get("MAX_STREAMS"):
@@ -82,7 +84,9 @@ class Hub:
                 self.thread = threading.Thread(target=self._run, name="event-hub", daemon=True)
                 self.thread.start()
             ready = self.ready
-        ready.wait()
+        if not ready.wait(READY_TIMEOUT):
+            self.unsubscribe(queue)
+            raise OperationalError("The event log cannot be read: the database is unreachable.")  # a 503
         return queue, self.position
 
     def unsubscribe(self, queue: queues.Queue) -> None:
