@@ -64,3 +64,45 @@ def test_a_failed_reading_fails_its_callers_and_a_caller_that_arrived_meanwhile_
         with pytest.raises(ConnectionError):
             first.result()
         assert second.result() == "ok"
+
+
+def test_a_caller_about_to_wait_runs_before_waiting_once_and_the_reader_does_not():
+    clock, waiting = Clock(0.1), []
+    shared = SharedRead(clock, lambda: waiting.append(threading.current_thread().name))
+    with ThreadPoolExecutor(4, thread_name_prefix="caller") as pool:
+        first = pool.submit(shared)
+        time.sleep(0.03)
+        others = [pool.submit(shared) for _ in range(3)]
+        readers = {f.result() for f in [first, *others]}
+    assert clock.readings == 2 and len(readers) == 2  # the first caller's reading, then one for the three
+    assert len(waiting) == len(set(waiting)) >= 2  # each waiting caller once; the first never waited
+
+
+@pytest.mark.django_db(transaction=True)
+def test_waiting_readers_do_not_hold_the_connections_their_reader_needs(web_server, django_user_model):
+    """Requests signed in with a session read it from the database (a pooled
+    connection, held for the rest of the request), then wait for a shared
+    reading; requests with a remembered token arrive without a connection, and
+    one of them may take the reading. With a pool smaller than the requests in
+    progress, waiters holding every connection would starve that reading until
+    the pool's timeout: 503s."""
+    import requests
+    from django.conf import settings
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    server = web_server(env={"DB_POOL_MAX_SIZE": "2", "DB_POOL_TIMEOUT": "2", "WEB_THREADS": "10",
+                             "QUEUE_API_RATE": ""})
+    user = django_user_model.objects.create_user("reader")
+    browser = Client()
+    browser.force_login(user)
+    cookie = {settings.SESSION_COOKIE_NAME: browser.cookies[settings.SESSION_COOKIE_NAME].value}
+    token = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+
+    def get(n):
+        kwargs = {"cookies": cookie} if n % 2 else {"headers": token}
+        return requests.get(f"{server.url}/api/stats", timeout=30, **kwargs).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(get, range(400)))
+    assert codes.count(200) == len(codes), {code: codes.count(code) for code in set(codes)}

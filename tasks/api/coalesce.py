@@ -7,6 +7,11 @@ The reading they share always starts after each of them arrived, so nobody
 gets figures older than their request: a client that enqueues a task and then
 asks sees it counted, exactly as if it had read alone. Requests arriving while
 a reading runs wait for it to end and share the next one.
+
+A caller about to wait first runs `before_waiting`: the API's views give their
+thread's database connection back to the pool there, or the callers waiting
+for a reading could hold every pooled connection while the one taking the
+reading waits for one (until the pool's timeout: 503s).
 """
 
 import threading
@@ -19,14 +24,16 @@ T = TypeVar("T")
 class SharedRead(Generic[T]):
     """Call `read` for the callers of this process, one reading per batch of callers."""
 
-    def __init__(self, read: Callable[[], T]):
+    def __init__(self, read: Callable[[], T], before_waiting: Callable[[], None] = lambda: None):
         self.read = read
+        self.before_waiting = before_waiting
         self.changed = threading.Condition()
         self.running = False
         self.next_batch = 0  # the batch that callers arriving now join; it starts after they arrive
         self.results: dict[int, tuple[bool, object]] = {}  # batch -> (succeeded, value or exception)
 
     def __call__(self) -> T:
+        waited = False
         with self.changed:
             batch = self.next_batch
             while batch not in self.results:
@@ -35,6 +42,14 @@ class SharedRead(Generic[T]):
                     batch = self.next_batch  # this caller's batch, unless it waited past it
                     self.next_batch += 1  # later callers wait for the next batch
                     break
+                if not waited:
+                    waited = True
+                    self.changed.release()  # not under the lock: others may arrive meanwhile
+                    try:
+                        self.before_waiting()
+                    finally:
+                        self.changed.acquire()
+                    continue  # the reading may have ended meanwhile
                 self.changed.wait()
             else:
                 return self._outcome(self.results[batch])

@@ -2,7 +2,7 @@
 
 import hmac
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -32,9 +32,15 @@ def stats(request):
     return Response(shared_stats())
 
 
+def release_connection() -> None:
+    """Give this thread's connection back to the pool while it waits for a shared reading."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 # Clients asking at the same moment share one reading, never older than their request
 # (tasks/api/coalesce.py).
-shared_stats = SharedRead(summary.stats)
+shared_stats = SharedRead(summary.stats, release_connection)
 
 
 @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer}, auth=[])
@@ -64,7 +70,7 @@ def _health() -> tuple[int, dict]:
 
 
 # Load balancers and monitors polling at once share one reading, never older than their request.
-shared_health = SharedRead(_health)
+shared_health = SharedRead(_health, release_connection)
 
 
 @require_GET
