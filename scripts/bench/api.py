@@ -127,14 +127,15 @@ def measure(url: str, seconds: int, runs: int, bulk_size: int, db_port: int) -> 
 
 def _profile(server: WebServer, keys: list[str], seconds: int) -> str:
     """py-spy on one web process while 16 connections POST."""
-    recording = Recording(server.workers()[0].pid, "web", WEB_PROFILE, seconds=seconds)
+    recording = Recording(server.workers()[0].pid, "web", WEB_PROFILE, seconds=seconds, gil=True)
     time.sleep(0.5)  # py-spy attaches
     wrk(server, "POST", "/api/tasks", seconds, 16, keys, ECHO, label="POST, profiled")
     return recording.summary()
 
 
-WEB_PROFILE = ("samples of one of the two web processes while 16 connections POST /api/tasks, all its threads "
-               "(a thread waiting for PostgreSQL's answer counts; the pool's idle threads are sampled too)")
+WEB_PROFILE = ("samples of one of the two web processes while 16 connections POST /api/tasks: the thread "
+               "holding the interpreter at each sample, so where the process's Python CPU goes (waiting for "
+               "PostgreSQL is not in it)")
 
 
 def _median_runs(runs: int):

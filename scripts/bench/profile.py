@@ -28,10 +28,13 @@ class Recording:
     """py-spy recording one process (all its threads) until the process exits,
     or for `seconds`. `what` says what the samples are of, in the summary."""
 
-    def __init__(self, pid: int, name: str, what: str = SUPERVISOR, seconds: float | None = None):
+    def __init__(self, pid: int, name: str, what: str = SUPERVISOR, seconds: float | None = None,
+                 gil: bool = False):
         self.path = LOGS / f"{name}.folded"
         self.what = what
         duration = ["--duration", str(round(seconds))] if seconds else []
+        if gil:  # only threads holding the interpreter: where Python's CPU goes, not who waits
+            duration.append("--gil")
         self.proc = subprocess.Popen(
             [py_spy(), "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--output", str(self.path),
              "--nonblocking", *duration], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
