@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 
 import psutil
+import psycopg
+from psycopg.conninfo import make_conninfo
 
 from scripts.bench.profile import Recording, py_spy
 from scripts.bench.util import LOGS, median, say
@@ -37,10 +39,12 @@ VALUES ((lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12
 
 @dataclass
 class ServerUse:
-    """Per web process: peak memory and the most database connections seen."""
+    """Peak memory per web process, and the most database connections the web
+    processes held together."""
 
+    connections: int
+    processes: int
     rss_mb: list[float] = field(default_factory=list)
-    connections: list[int] = field(default_factory=list)
 
 
 def insert_reference(url: str, clients: int, seconds: int) -> float:
@@ -56,34 +60,39 @@ def insert_reference(url: str, clients: int, seconds: int) -> float:
 
 
 class ConnectionWatch:
-    """Samples, while running, how many connections to PostgreSQL each web process holds."""
+    """Samples, while running, how many connections the web server's processes hold
+    (in pg_stat_activity, by the application name they connect with: TCP or not)."""
 
-    def __init__(self, server: WebServer, port: int):
-        self.processes, self.port = server.workers(), port
-        self.most = {p.pid: 0 for p in self.processes}
+    def __init__(self, url: str):
+        self.url = url
+        self.most = 0
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        while not self.stopping.wait(0.2):
-            for process in self.processes:
-                with_db = [c for c in process.net_connections("tcp") if c.raddr and c.raddr.port == self.port]
-                self.most[process.pid] = max(self.most[process.pid], len(with_db))
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stopping.wait(0.2):
+                count = conn.execute(COUNT_WEB_CONNECTIONS, [WEB_APPLICATION]).fetchone()[0]
+                self.most = max(self.most, count)
 
-    def stop(self) -> list[int]:
+    def stop(self) -> int:
         self.stopping.set()
         self.thread.join()
-        return list(self.most.values())
+        return self.most
 
 
-def measure(url: str, seconds: int, runs: int, bulk_size: int, db_port: int) -> dict:
+WEB_APPLICATION = "bench-web"
+COUNT_WEB_CONNECTIONS = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+
+
+def measure(url: str, seconds: int, runs: int, bulk_size: int) -> dict:
     """Every figure of the section: the INSERT reference, then the server's runs (medians of `runs`)."""
     from tasks.models import Task
 
     result = {"insert": {}}
     keys = tokens(16)
-    server = WebServer(processes=2)
+    server = WebServer(processes=2, env={"DATABASE_URL": make_conninfo(url, application_name=WEB_APPLICATION)})
     try:
         status, task = server.request("POST", "/api/tasks", keys[0], ECHO)
         assert status == 201, status
@@ -91,7 +100,7 @@ def measure(url: str, seconds: int, runs: int, bulk_size: int, db_port: int) -> 
         median_of = _median_runs(runs)
         wrk(server, "POST", "/api/tasks", 2, 16, keys, ECHO, label="warm-up")
         # Each POST run right after its INSERT reference, so that both meet the same load from elsewhere.
-        watch = ConnectionWatch(server, db_port)
+        watch = ConnectionWatch(url)
         for clients, name in ((16, "post"), (1, "post_one")):
             references, posts = [], []
             for _ in range(runs):
@@ -100,7 +109,7 @@ def measure(url: str, seconds: int, runs: int, bulk_size: int, db_port: int) -> 
             result["insert"][clients] = median(references)
             result[name] = _medians(posts)
             result[name]["ratios"] = [p.requests_per_s / r for p, r in zip(posts, references, strict=True)]
-        use = ServerUse(connections=watch.stop())
+        use = ServerUse(connections=watch.stop(), processes=len(server.workers()))
         result["get"] = median_of(lambda: wrk(server, "GET", one, seconds, 16, keys))
         result["health"] = median_of(lambda: wrk(server, "GET", "/api/health", seconds, 16, keys))
         result["stats"] = median_of(lambda: wrk(server, "GET", "/api/stats", seconds, 16, keys))
@@ -121,7 +130,7 @@ def measure(url: str, seconds: int, runs: int, bulk_size: int, db_port: int) -> 
     finally:
         server.stop()
     say(f"  web processes: peak RSS {', '.join(f'{m:.0f} MB' for m in use.rss_mb)}; "
-        f"most connections to PostgreSQL {', '.join(map(str, use.connections))}")
+        f"most connections to PostgreSQL {use.connections} for {use.processes} processes")
     return result
 
 

@@ -2,8 +2,6 @@
 
 import shutil
 
-from psycopg.conninfo import conninfo_to_dict
-
 from scripts.bench import api as api_
 from scripts.bench import drain as drain_
 from scripts.bench import enqueue as enqueue_
@@ -33,8 +31,7 @@ def api(args, url: str) -> dict:
         say("  wrk or pgbench is not installed (apt-get install wrk postgresql-client): the API section is skipped")
         return {}
     reset()
-    port = int(conninfo_to_dict(url).get("port") or 5432)
-    return api_.measure(url, args.http_seconds, args.runs, BULK_SIZE, port)
+    return api_.measure(url, args.http_seconds, args.runs, BULK_SIZE)
 
 
 def floor(args, url: str) -> dict:
