@@ -31,6 +31,6 @@ USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/health', timeout=2)"]
-# Behind a proxy, set FORWARDED_ALLOW_IPS (read by uvicorn) to the proxy's address. Open
-# /api/events streams never end by themselves, so shutdown waits for them 5 s at most.
+# granian serving the WSGI application (queueproject/webserver.py): WEB_THREADS threads per
+# process. Open /api/events streams never end by themselves, so shutdown waits for them 5 s at most.
 CMD ["python", "-m", "queueproject.webserver", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

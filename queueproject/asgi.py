@@ -1,4 +1,5 @@
-"""ASGI entry point; the production web server (uvicorn) serves this."""
+"""ASGI entry point, for servers that speak ASGI only (the production web server
+serves queueproject.wsgi: every view is synchronous)."""
 
 import os
 

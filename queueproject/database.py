@@ -8,15 +8,26 @@ server, workers, task slots) reuse the same server instead of starting another.
 
 import json
 import os
+import time
 import warnings
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
 
 # Keys of a libpq conninfo that Django keeps in its own settings rather than OPTIONS.
 _DJANGO_KEYS = {"dbname": "NAME", "user": "USER", "password": "PASSWORD", "host": "HOST", "port": "PORT"}
 
 EMBEDDED_FLAG = "QUEUE_EMBEDDED_PGDATA"
+
+# psycopg's pool can check a connection (an empty statement: one round trip)
+# each time it lends it, to catch connections PostgreSQL dropped (a restart, a
+# failover). Checking on every request would add that round trip to each one;
+# a connection that passed the check less than POOL_CHECK_INTERVAL seconds ago
+# is lent as it is. The price: right after an outage shorter than that, a
+# request may still meet a dead connection; it fails with 503 (nothing was
+# written) and the pool discards the connection.
+POOL_CHECK_INTERVAL = 1.0
 
 
 def resolve_url(base_dir: Path) -> str:
@@ -53,6 +64,15 @@ def django_settings(url: str) -> dict:
         else:
             entry["OPTIONS"][key] = value
     return entry
+
+
+def check_pooled_connection(conn) -> None:
+    """The pool's `check`: psycopg's own, at most once per POOL_CHECK_INTERVAL per connection."""
+    now = time.monotonic()
+    if now - getattr(conn, "taskqueue_checked_at", float("-inf")) < POOL_CHECK_INTERVAL:
+        return
+    ConnectionPool.check_connection(conn)
+    conn.taskqueue_checked_at = now
 
 
 def _start_embedded(datadir: Path) -> str:

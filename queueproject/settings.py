@@ -87,6 +87,10 @@ TEMPLATES = [
     },
 ]
 
+# Threads per web process (read by queueproject/webserver.py too): requests in
+# progress plus open /api/events streams.
+WEB_THREADS = env.int("WEB_THREADS", default=12)
+
 # Database: DATABASE_URL, or the embedded server when it is unset.
 DATABASE_URL = database.resolve_url(BASE_DIR)
 DATABASES = {
@@ -96,11 +100,12 @@ DATABASES = {
         "CONN_HEALTH_CHECKS": True,
     }
 }
-# Under ASGI each request runs in a thread of its own, and Django keeps one
-# connection per thread: persistent connections would pile up until PostgreSQL
-# refuses clients ("too many clients already"). The ASGI entry point therefore
-# turns on psycopg's connection pool (DB_POOL), which returns connections at the
-# end of each request. Workers keep their one persistent connection.
+# The web server runs each request in one of a pool of threads (granian's, up
+# to WEB_THREADS per process), and Django keeps one connection per thread:
+# persistent connections would pile up until PostgreSQL refuses clients ("too
+# many clients already"). The WSGI (and ASGI) entry point therefore turns on
+# psycopg's connection pool (DB_POOL), which returns connections at the end of
+# each request. Workers keep their one persistent connection.
 if env.bool("DB_POOL", default=False):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A request waits this long for a connection (all in use, or the database
@@ -112,6 +117,7 @@ if env.bool("DB_POOL", default=False):
         "min_size": 1, "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
         "timeout": env.float("DB_POOL_TIMEOUT", default=3.0),
         "reconnect_timeout": 5.0,
+        "check": database.check_pooled_connection,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -179,18 +185,20 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tasks@localhost")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "tasks.api.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # DRF's JSON parser with a body-size cap and deep-nesting guard (tasks/api/parsers.py).
+    # orjson, with DRF's own JSON classes for whatever orjson refuses (tasks/api/renderers.py, parsers.py).
+    "DEFAULT_RENDERER_CLASSES": ["tasks.api.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tasks.api.renderers.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["tasks.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "tasks.api.schema.QueueAutoSchema",
     "EXCEPTION_HANDLER": "tasks.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
-    # Per-client rate limits, counted in PostgreSQL so that every web process
-    # shares them; rates are read from TASK_QUEUE at request time.
+    # Per-client rate limits, counted in each process and shared through
+    # PostgreSQL in batches (tasks/api/throttling.py); rates are read from
+    # TASK_QUEUE at request time.
     "DEFAULT_THROTTLE_CLASSES": ["tasks.api.throttling.ClientRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "tasks.api.pagination.NewestFirstCursor",
 }
@@ -203,7 +211,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"TaskStatusEnum": "tasks.models.TaskStatus.choices",
                             "WorkerStateEnum": "tasks.models.WorkerState.choices"},
-    "AUTHENTICATION_WHITELIST": ["rest_framework.authentication.TokenAuthentication"],
+    "AUTHENTICATION_WHITELIST": ["tasks.api.authentication.CachedTokenAuthentication"],
     "PREPROCESSING_HOOKS": ["tasks.api.schema.only_api_paths"],
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "tasks.api.schema.finish"],
@@ -274,8 +282,13 @@ _QUEUE_SETTINGS = [
     ("BULK_MAX", "int", 1000),
     ("API_RATE", "str", "1000/second"),  # per token user; empty: no limit
     ("API_ANON_RATE", "str", "600/minute"),  # per IP address
+    # Seconds a web process remembers a token's user (a revoked token works that much longer elsewhere).
+    ("API_TOKEN_CACHE", "float", 5.0),
     ("MAX_PENDING", "int", 0),  # per queue; 0: no limit
     ("BACKPRESSURE_RETRY_AFTER", "int", 5),
+    # Open /api/events streams per web process; each holds one of its WEB_THREADS threads
+    # (default: the threads left over when the pool's connections each have one).
+    ("MAX_STREAMS", "int", max(1, WEB_THREADS - env.int("DB_POOL_MAX_SIZE", default=8))),
 ]
 TASK_QUEUE = {name: getattr(env, kind)(f"QUEUE_{name}", default=default) for name, kind, default in _QUEUE_SETTINGS}
 

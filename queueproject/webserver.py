@@ -1,47 +1,47 @@
-"""The production web server: uvicorn serving queueproject.asgi, with our defaults.
+"""The production web server: granian serving queueproject.wsgi, with our defaults.
 
     python -m queueproject.webserver --host 0.0.0.0 --port 8000 --workers 2
 
-Any uvicorn option may follow; the ones set here come first, so the command line
+Any granian option may follow; the ones set here come first, so the command line
 overrides them. `manage.py serve`, the Dockerfile, compose.yaml and the tests all
 start the web server this way.
 
-Why not plain `uvicorn`: with `--workers N` uvicorn binds the listening socket
-itself and leaves its `proto` at 0 (uvicorn issue #3149). Accepted sockets
-inherit it, and asyncio turns on TCP_NODELAY only for sockets that report
-IPPROTO_TCP, so Nagle's algorithm stays on and every keep-alive request after
-the first waits ~40 ms for the client's delayed ACK (measured here: 48 ms per
-`GET /api/health` on one connection with 2 processes, 3 ms with 1). Re-opening
-the bound descriptor lets the kernel report the real protocol.
+Why granian, and why WSGI: every view is synchronous (Django REST Framework,
+the ORM), so an ASGI server pays for hops between its event loop and threads on
+each request: Django's ASGI handler runs the middleware and the view in
+threads of their own (measured: 2.5-4 times the CPU per request of a WSGI
+server on the same code). granian parses HTTP in Rust and calls the WSGI
+application on a pool of Python threads per process (WEB_THREADS). Server-sent
+events (/api/events) are served the same way: an open stream holds one thread
+between events (see tasks/api/stream.py and QUEUE_MAX_STREAMS).
 """
 
-import socket
+import os
 import sys
 
-from uvicorn.config import Config
-from uvicorn.main import main as uvicorn_main
+from granian.cli import cli
 
-APPLICATION = "queueproject.asgi:application"
+APPLICATION = "queueproject.wsgi:application"
+# Threads per process: requests in progress plus open event streams (by
+# default, streams may take those left over when each of the pool's
+# DB_POOL_MAX_SIZE connections has a thread: QUEUE_MAX_STREAMS). More threads
+# than that only wait for connections, and compete for the interpreter: with
+# 32 threads a process served a third fewer requests than with 8 or 16.
+THREADS = os.environ.get("WEB_THREADS", "12")  # settings.WEB_THREADS: the same default
 DEFAULTS = [
-    "--lifespan", "off",
+    "--interface", "wsgi",
+    "--blocking-threads", THREADS,
+    # No more requests in progress per process than threads to run them.
+    "--backpressure", THREADS,
     # Open /api/events streams never end by themselves: cap the wait for them.
-    "--timeout-graceful-shutdown", "5",
+    "--workers-kill-timeout", "5",
+    "--respawn-failed-workers",
+    "--no-ws",
 ]
-
-_uvicorn_bind_socket = Config.bind_socket
-
-
-def bind_socket(config: Config) -> socket.socket:
-    # socket.socket(fileno=...) asks the kernel for family, type and protocol
-    # (this also corrects `--fd`, which uvicorn takes for a Unix socket).
-    sock = socket.socket(fileno=_uvicorn_bind_socket(config).detach())
-    sock.set_inheritable(True)
-    return sock
 
 
 def main(argv: list[str]) -> None:
-    Config.bind_socket = bind_socket
-    uvicorn_main.main(args=[APPLICATION, *DEFAULTS, *argv], prog_name="queueproject.webserver")
+    cli.main(args=[*DEFAULTS, *argv, APPLICATION], prog_name="queueproject.webserver", auto_envvar_prefix="GRANIAN")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,18 @@ def _test_handlers(settings):
     import tests.handlers  # noqa: F401 - registers the test-only types in this process
 
 
+@pytest.fixture(autouse=True)
+def _fresh_api_memory():
+    """Rate-limit counts, remembered tokens and queue limits live in the process;
+    each test starts without them, as its rows in the database start afresh."""
+    from tasks.api import authentication, throttling
+    from tasks.queue import backpressure
+
+    throttling.forget()
+    authentication.forget()
+    backpressure.forget()
+
+
 @pytest.fixture
 def queue_env(tmp_path):
     env = {**os.environ, **FAST_QUEUE_ENV, "DATABASE_URL": database_url_for_tests(),

@@ -134,8 +134,10 @@ def test_stats_throughput_counts_full_minutes_of_the_last_hour(api):
 
 @pytest.mark.parametrize("read", ["stats", "post"])
 def test_with_no_worker_folding_the_counters_a_reader_does_it_once_they_pile_up(transactional_db, api, monkeypatch,
-                                                                                 read):
+                                                                                 settings, read):
     # Outside a test transaction: readers never fold inside a caller's transaction.
+    # A producer reads the counters only under a backpressure limit.
+    settings.TASK_QUEUE = {**settings.TASK_QUEUE, "MAX_PENDING": 1000}
     monkeypatch.setattr(counters, "MAX_BEHIND", 50)
     monkeypatch.setattr(counters, "_next_look", 0.0)  # whatever earlier tests did in this process
     for n in range(60):  # one statement each: a delta each, and no housekeeping runs here

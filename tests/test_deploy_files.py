@@ -63,3 +63,11 @@ def test_prometheus_scrapes_the_web_service_with_the_token_compose_provides():
 @pytest.mark.parametrize("excluded", [".venv", ".pgdata", ".git", "tests"])
 def test_the_image_leaves_out_local_state_and_tests(excluded):
     assert excluded in (ROOT / ".dockerignore").read_text().split()
+
+
+def test_compose_the_image_and_make_run_start_the_same_web_server():
+    launcher = ["python", "-m", "queueproject.webserver"]
+    assert COMPOSE["services"]["web"]["command"][:3] == launcher
+    cmd = next(line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD "))
+    assert cmd.startswith('CMD ["python", "-m", "queueproject.webserver"')
+    assert '"-m", "queueproject.webserver"' in (ROOT / "tasks/management/commands/serve.py").read_text()

@@ -1,15 +1,18 @@
 """Each section of the benchmark: its runs and their medians."""
 
+import shutil
+
+from scripts.bench import api as api_
 from scripts.bench import drain as drain_
 from scripts.bench import enqueue as enqueue_
 from scripts.bench import floor as floor_
 from scripts.bench import latency as latency_
 from scripts.bench import profile as profile_
 from scripts.bench import scale as scale_
+from scripts.bench import wrk as wrk_
 from scripts.bench.database import reset
 from scripts.bench.util import median, repeat, say
 
-HTTP_CONNECTIONS = 16
 BULK_SIZE = 1000  # QUEUE_BULK_MAX's default
 SMALL_TABLE = 1_000
 
@@ -20,30 +23,15 @@ def enqueue(args, url: str) -> dict:
     for _ in range(max(args.runs, 5)):  # short runs, alternated: a burst of load elsewhere hits both
         singles.append(enqueue_.single(2000))
         bulks.append(enqueue_.bulk(args.tasks))
-    result = {"single": median(singles), "bulk": median(bulks)}
-    if not enqueue_.have_wrk():
-        say("  wrk is not installed (apt-get install wrk): HTTP enqueue skipped")
-        return result
-    server = enqueue_.WebServer(processes=2)
-    try:
-        body = {"type": "echo", "payload": None, "queue": enqueue_.QUEUE}
-        enqueue_.wrk(server, "/api/tasks", body, 2, HTTP_CONNECTIONS)  # warm up every web process
-        runs = [enqueue_.wrk(server, "/api/tasks", body, args.http_seconds, HTTP_CONNECTIONS)
-                for _ in range(args.runs)]
-        result["http"] = _median_fields(runs, "requests_per_s", "p50_ms", "p99_ms")
-        # One client sending one request after another: the latency a script sees.
-        runs = [enqueue_.wrk(server, "/api/tasks", body, args.http_seconds, 1) for _ in range(args.runs)]
-        result["http_one"] = _median_fields(runs, "requests_per_s", "p50_ms", "p99_ms")
-        if bulk_body := enqueue_.bulk_body(server, BULK_SIZE):
-            runs = [enqueue_.wrk(server, "/api/tasks/bulk", bulk_body, args.http_seconds, 4, BULK_SIZE)
-                    for _ in range(args.runs)]
-            result["http_bulk"] = _median_fields(runs, "requests_per_s", "tasks_per_s", "p50_ms", "p99_ms")
-            result["http_bulk"]["size"] = BULK_SIZE
-        else:
-            say("  POST /api/tasks/bulk is not on this branch yet: pending")
-    finally:
-        server.stop()
-    return result
+    return {"single": median(singles), "bulk": median(bulks)}
+
+
+def api(args, url: str) -> dict:
+    if not (wrk_.have_wrk() and shutil.which("pgbench")):
+        say("  wrk or pgbench is not installed (apt-get install wrk postgresql-client): the API section is skipped")
+        return {}
+    reset()
+    return api_.measure(url, args.http_seconds, args.runs, BULK_SIZE)
 
 
 def floor(args, url: str) -> dict:

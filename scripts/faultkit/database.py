@@ -107,7 +107,7 @@ def restart_postgres(lab: Lab) -> Result:
         faults=f"immediate stop, {down} s down, restart; then {terminated} backends terminated",
         recovery=f"first task done {first_task_after_restart:.1f} s after the restart, "
                  f"{first_task_after_cut:.1f} s after the terminations",
-        figures={"workers": "3 × concurrency 2, plus a Python producer and an HTTP client through uvicorn",
+        figures={"workers": "3 × concurrency 2, plus a Python producer and an HTTP client through the web server",
                  "HTTP answers": ", ".join(f"{code}: {n}" for code, n in sorted(http.codes.items(), key=str)),
                  "API creating tasks again after the restart": "n/a" if first_201 is None else f"{first_201:.1f} s",
                  "processes that had to be restarted": "none" if not dead else ", ".join(dead),

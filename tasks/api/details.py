@@ -41,6 +41,11 @@ class TaskDetailSerializer(TaskSerializer):
     class Meta(TaskSerializer.Meta):
         fields = [*TaskSerializer.Meta.fields, "errors", "workers", "timings", "deliveries"]
         read_only_fields = fields
+        list_serializer_class = serializers.ListSerializer
+
+    # Every field, the task's own included, through DRF (TaskSerializer takes a
+    # shortcut for the task's fields alone).
+    to_representation = serializers.ModelSerializer.to_representation
 
     @extend_schema_field(AttemptError)
     def get_errors(self, task: Task) -> list:

@@ -14,6 +14,8 @@
   recent, about one pass over the (filtered) table when they are not (about
   1 s at a million rows; see docs/api-performance.md). Narrow it with filters.
 - type, queue, priority: tested on the rows the scan above visits.
+
+FilterBackend builds the filter set only when a request names a filter.
 """
 
 import re
@@ -25,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django_filters import rest_framework as filters
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend
 
@@ -141,6 +144,18 @@ class WorkerFilter(StrictFilterSet):
     def filter_alive(self, queryset, name, value):
         alive = queryset.alive()
         return alive if value else queryset.exclude(pk__in=alive.values("pk"))
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, which builds a filter set and its form on every
+    request (more work than the page's statement), skipped when the request
+    names none of the view's filters: then there is nothing to filter or check."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and filterset_class.base_filters.keys().isdisjoint(request.query_params):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
 
 
 class CreationOrder(BaseFilterBackend):

@@ -2,22 +2,22 @@
 
 import hmac
 
-from django.db import DatabaseError
-from django.db.models import Count, Max, Q
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from rest_framework import status
-from rest_framework.decorators import api_view, permission_classes, throttle_classes
+from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from tasks import conf
+from tasks.api import lookups
+from tasks.api.coalesce import SharedRead
 from tasks.api.errors import json_error
 from tasks.api.operator_serializers import HealthSerializer, StatsSerializer
-from tasks.models import Worker, WorkerState
 from tasks.telemetry import metrics, summary
 
 HEALTH_RETRY_AFTER = "5"
@@ -29,31 +29,48 @@ def stats(request):
     """Counts per status and queue, throughput and the oldest pending task's age.
 
     Read from trigger-maintained counters: the cost does not grow with the table."""
-    return Response(summary.stats())
+    return Response(shared_stats())
+
+
+def release_connection() -> None:
+    """Give this thread's connection back to the pool while it waits for a shared reading."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+# Clients asking at the same moment share one reading, never older than their request
+# (tasks/api/coalesce.py).
+shared_stats = SharedRead(summary.stats, release_connection)
 
 
 @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer}, auth=[])
 @api_view(["GET"])
 @permission_classes([AllowAny])
+@authentication_classes([])  # open to all: no token lookup
 @throttle_classes([])  # load balancers poll it; it must not be rate limited
 def health(request):
     """The database answers, and how many workers are alive. No token needed; 503 when the database is unreachable."""
+    code, body = shared_health()
+    return Response(body, status=code, headers={"Retry-After": HEALTH_RETRY_AFTER} if code == 503 else None)
+
+
+def _health() -> tuple[int, dict]:
     now = timezone.now()
     try:
-        seen = Worker.objects.alive(now).aggregate(
-            alive=Count("pk"), paused=Count("pk", filter=Q(state=WorkerState.PAUSED)),
-        )
-        last = Worker.objects.aggregate(last=Max("last_heartbeat"))["last"]
+        alive, paused, last = lookups.worker_health(now)
     except DatabaseError as exc:
-        return Response(
-            {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}", "workers": None,
-             "workers_paused": None, "last_heartbeat_age_seconds": None},
-            status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": HEALTH_RETRY_AFTER},
-        )
-    return Response({
-        "status": "ok", "database": "ok", "workers": seen["alive"], "workers_paused": seen["paused"],
+        return status.HTTP_503_SERVICE_UNAVAILABLE, {
+            "status": "unavailable", "database": f"unreachable: {type(exc).__name__}", "workers": None,
+            "workers_paused": None, "last_heartbeat_age_seconds": None,
+        }
+    return status.HTTP_200_OK, {
+        "status": "ok", "database": "ok", "workers": alive, "workers_paused": paused,
         "last_heartbeat_age_seconds": round((now - last).total_seconds(), 3) if last else None,
-    })
+    }
+
+
+# Load balancers and monitors polling at once share one reading, never older than their request.
+shared_health = SharedRead(_health, release_connection)
 
 
 @require_GET

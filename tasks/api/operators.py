@@ -5,7 +5,6 @@ on dead letters need a staff token (tasks/api/permissions.py).
 """
 
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
@@ -14,7 +13,7 @@ from rest_framework.response import Response
 
 from tasks import queue
 from tasks.api.errors import Conflict
-from tasks.api.filters import CreationOrder, DeadLetterFilter, OrderedSearch, WorkerFilter
+from tasks.api.filters import CreationOrder, DeadLetterFilter, FilterBackend, OrderedSearch, WorkerFilter
 from tasks.api.operator_serializers import (
     DeadLettersDeletedSerializer,
     DeadLettersRetriedSerializer,
@@ -35,7 +34,7 @@ class WorkerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     queryset = Worker.objects.all()
     serializer_class = WorkerSerializer
     permission_classes = [StaffWrites]
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = WorkerFilter
 
     def get_serializer_class(self):
@@ -119,7 +118,7 @@ class DeadLetterList(OrderedSearch, generics.ListAPIView):
     queryset = Task.objects.dead_letters()
     serializer_class = TaskSerializer
     permission_classes = [StaffWrites]
-    filter_backends = [DjangoFilterBackend, CreationOrder]
+    filter_backends = [FilterBackend, CreationOrder]
     filterset_class = DeadLetterFilter
 
     @extend_schema(responses={200: DeadLettersDeletedSerializer})
@@ -132,7 +131,7 @@ class DeadLetterRetry(generics.GenericAPIView):
     queryset = Task.objects.dead_letters()
     serializer_class = DeadLettersRetriedSerializer
     permission_classes = [StaffWrites]
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = DeadLetterFilter
 
     @extend_schema(request=None, responses=DeadLettersRetriedSerializer)

@@ -1,29 +1,35 @@
 """GET /api/events: task and worker events as server-sent events.
 
-An async view under ASGI (uvicorn). Each web process runs one Hub: a single
-LISTEN connection on 'taskqueue_events' that reads new rows of the event log
-when notified (and every POLL_INTERVAL as a safety net) and fans them out to
-the open streams, so a thousand dashboards cost one connection, not a
-thousand. A client that reconnects with Last-Event-ID first gets what it
-missed, read from the log, then the live events; a client too slow to keep up
-is disconnected and catches up the same way.
+Served by the WSGI server like every other path: each open stream holds one
+thread of its web process (granian's blocking threads), blocked on a queue
+between events. Each web process runs one Hub: a thread with a single LISTEN
+connection on 'taskqueue_events' that reads new rows of the event log when
+notified (and every POLL_INTERVAL as a safety net) and fans them out to the
+open streams, so a thousand streams cost one connection, not a thousand. A
+client that reconnects with Last-Event-ID first gets what it missed, read from
+the log, then the live events; a client too slow to keep up is disconnected
+and catches up the same way. At most QUEUE_MAX_STREAMS streams are open per
+web process, so that streams never take every thread from ordinary requests:
+one more is refused with 503 and Retry-After.
 """
 
-import asyncio
 import json
 import logging
+import queue as queues
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
+from contextlib import suppress
 
 import psycopg
-from asgiref.sync import sync_to_async
-from django.db import connection
+from django.db import OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from tasks import conf
 from tasks.api.errors import MESSAGES, error_body, json_error
 from tasks.db import EVENTS_CHANNEL, reconnect_delay
 from tasks.models import EventName
@@ -36,18 +42,20 @@ POLL_INTERVAL = 1.0
 COALESCE = 0.05  # after a NOTIFY, wait this long so one read serves a burst of commits
 KEEPALIVE = 15.0
 BACKLOG = 10_000  # messages a stream may lag behind before it is disconnected
+STREAMS_RETRY_AFTER = 5
 REGISTER = """
 INSERT INTO tasks_eventstream (id, expires_at) VALUES (%s, now() + interval '30 seconds')
 ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at
 """
 REGISTER_EVERY = 10.0
+READY_TIMEOUT = 10.0  # a new stream waits this long for the hub's first read of the log
 OVERFLOW = object()
 
 
 def connection_params() -> dict:
-    """Django's connection settings, minus its synchronous cursor and adapters."""
+    """Django's connection settings, minus its cursor class, adapters and pool."""
     params = connection.get_connection_params()
-    for key in ("cursor_factory", "context"):
+    for key in ("cursor_factory", "context", "pool"):
         params.pop(key, None)
     return params
 
@@ -56,106 +64,110 @@ class Hub:
     """The per-process fan-out from the event log to open streams."""
 
     def __init__(self) -> None:
-        self.streams: set[asyncio.Queue] = set()
+        self.streams: set[queues.Queue] = set()
         self.position: Cursor | None = None
-        self.ready = asyncio.Event()
-        self.task: asyncio.Task | None = None
+        self.ready = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
 
-    async def subscribe(self) -> tuple[asyncio.Queue, Cursor]:
-        """A queue of live messages and the position they start after."""
-        queue: asyncio.Queue = asyncio.Queue(BACKLOG)
-        self.streams.add(queue)  # before waiting: nothing after the position is missed
-        if self.task is None:
-            self.ready = asyncio.Event()
-            self.task = asyncio.create_task(self._run())
-        await self.ready.wait()
+    def subscribe(self) -> tuple[queues.Queue, Cursor] | None:
+        """A queue of live messages and the position they start after; None when
+        this process already serves QUEUE_MAX_STREAMS streams. OperationalError
+        (answered with 503) when the hub cannot read the log within READY_TIMEOUT."""
+        queue: queues.Queue = queues.Queue(BACKLOG)
+        with self.lock:
+            if len(self.streams) >= conf.get("MAX_STREAMS"):
+                return None
+            self.streams.add(queue)  # before waiting: nothing after the position is missed
+            if self.thread is None:
+                self.ready = threading.Event()
+                self.thread = threading.Thread(target=self._run, name="event-hub", daemon=True)
+                self.thread.start()
+            ready = self.ready
+        if not ready.wait(READY_TIMEOUT):
+            self.unsubscribe(queue)
+            raise OperationalError("The event log cannot be read: the database is unreachable.")  # a 503
         return queue, self.position
 
-    def unsubscribe(self, queue: asyncio.Queue) -> None:
-        self.streams.discard(queue)
+    def unsubscribe(self, queue: queues.Queue) -> None:
+        with self.lock:
+            self.streams.discard(queue)
 
-    async def _run(self) -> None:
+    def _run(self) -> None:
         stream_id = uuid.uuid4()
         failures = 0
         self.position = None  # a new run starts at the head of the log
-        try:
-            while self.streams:
-                try:
-                    await self._listen(stream_id)
-                except Exception as exc:  # noqa: BLE001 - streams must outlive any failure here
-                    delay = reconnect_delay(failures)
-                    failures += 1
-                    logger.warning("Event stream reader failed (%s: %s); reconnecting in %ss",
-                                   type(exc).__name__, exc, delay)
-                    await asyncio.sleep(delay)
-        finally:
-            self.task = None
+        while True:
+            try:
+                self._listen(stream_id)
+            except Exception as exc:  # noqa: BLE001 - streams must outlive any failure here
+                delay = reconnect_delay(failures)
+                failures += 1
+                logger.warning("Event stream reader failed (%s: %s); reconnecting in %ss",
+                               type(exc).__name__, exc, delay)
+                time.sleep(delay)
+            with self.lock:
+                if not self.streams:
+                    self.thread = None
+                    return
 
-    async def _listen(self, stream_id: uuid.UUID) -> None:
-        async with await psycopg.AsyncConnection.connect(**connection_params(), autocommit=True) as conn:
+    def _listen(self, stream_id: uuid.UUID) -> None:
+        with psycopg.connect(**connection_params(), autocommit=True) as conn:
             # Registered first, so triggers NOTIFY before the first read below.
-            await conn.execute(REGISTER, [stream_id])
-            await conn.execute(f"LISTEN {EVENTS_CHANNEL}")
+            conn.execute(REGISTER, [stream_id])
+            conn.execute(f"LISTEN {EVENTS_CHANNEL}")
             if self.position is None:
-                async with conn.cursor() as cursor:
-                    await cursor.execute(events.HEAD, {})
-                    row = await cursor.fetchone()
+                row = conn.execute(events.HEAD, {}).fetchone()
                 self.position = Cursor(row[0], row[1]) if row else Cursor()
             self.ready.set()
             registered = time.monotonic()
             while self.streams:
-                await self._read(conn)
+                self._read(conn)
                 notified = False
-                async for _ in conn.notifies(timeout=POLL_INTERVAL, stop_after=1):
+                for _ in conn.notifies(timeout=POLL_INTERVAL, stop_after=1):
                     notified = True
                 if notified:
-                    await asyncio.sleep(COALESCE)
+                    time.sleep(COALESCE)
                 if time.monotonic() - registered > REGISTER_EVERY:
-                    await conn.execute(REGISTER, [stream_id])
+                    conn.execute(REGISTER, [stream_id])
                     registered = time.monotonic()
-            await conn.execute("DELETE FROM tasks_eventstream WHERE id = %s", [stream_id])
+            conn.execute("DELETE FROM tasks_eventstream WHERE id = %s", [stream_id])
 
-    async def _read(self, conn: psycopg.AsyncConnection) -> None:
+    def _read(self, conn: psycopg.Connection) -> None:
         while True:
-            rows = await fetch_after(conn, self.position)
+            rows = fetch_after(conn, self.position)
             if not rows:
                 return
             for message in events.messages(rows, self.position):
-                for queue in list(self.streams):
+                with self.lock:
+                    streams = list(self.streams)
+                for queue in streams:
                     try:
                         queue.put_nowait(message)
-                    except asyncio.QueueFull:
-                        self.streams.discard(queue)
-                        queue.get_nowait()
-                        queue.put_nowait(OVERFLOW)
+                    except queues.Full:
+                        self.unsubscribe(queue)
+                        with suppress(queues.Empty):
+                            queue.get_nowait()
+                        queue.put_nowait(OVERFLOW)  # only this thread puts: there is room now
             self.position = Cursor(rows[-1][1], rows[-1][0])
 
 
-async def fetch_after(conn: psycopg.AsyncConnection, position: Cursor, limit: int = 500) -> list[tuple]:
-    async with conn.cursor() as cursor:
-        await cursor.execute(events.AFTER, events.after_params(position, limit))
-        return await cursor.fetchall()
+def fetch_after(conn: psycopg.Connection, position: Cursor, limit: int = 500) -> list[tuple]:
+    return conn.execute(events.AFTER, events.after_params(position, limit)).fetchall()
 
 
-_hubs: dict[int, Hub] = {}
+hub = Hub()
 
 
-def hub() -> Hub:
-    """The hub of the running event loop (uvicorn runs one loop per process)."""
-    loop = asyncio.get_running_loop()
-    return _hubs.setdefault(id(loop), Hub())
-
-
-async def replay(after: Cursor, until: Cursor) -> AsyncIterator[Message]:
+def replay(after: Cursor, until: Cursor) -> Iterator[Message]:
     """Messages after `after` up to `until`, read from the log."""
-    async with await psycopg.AsyncConnection.connect(**connection_params(), autocommit=True) as conn:
+    with psycopg.connect(**connection_params(), autocommit=True) as conn:
         position = after
         while position < until:
-            rows = [row for row in await fetch_after(conn, position) if Cursor(row[1], row[0], 0) <= until]
+            rows = [row for row in fetch_after(conn, position) if Cursor(row[1], row[0], 0) <= until]
             if not rows:
                 return
-            for message in events.messages(rows, after):
-                yield message
+            yield from events.messages(rows, after)
             position = Cursor(rows[-1][1], rows[-1][0])
 
 
@@ -163,19 +175,34 @@ def encode(message: Message) -> str:
     return f"id: {message.cursor}\nevent: {message.event}\ndata: {json.dumps(message.data)}\n\n"
 
 
-async def stream(request_filter: Filter, after: Cursor | None) -> AsyncIterator[str]:
-    queue, position = await hub().subscribe()
+class Subscription:
+    """A stream's lines; closing it (the server does, when the client leaves)
+    unsubscribes, even when no line was read yet and so the generator never ran."""
+
+    def __init__(self, request_filter: Filter, after: Cursor | None, queue: queues.Queue, position: Cursor):
+        self.queue = queue
+        self.lines = stream(request_filter, after, queue, position)
+
+    def __iter__(self) -> Iterator[str]:
+        return self.lines
+
+    def close(self) -> None:
+        self.lines.close()
+        hub.unsubscribe(self.queue)
+
+
+def stream(request_filter: Filter, after: Cursor | None, queue: queues.Queue, position: Cursor) -> Iterator[str]:
     try:
         yield f"retry: 2000\n: connected at {position}\n\n"
         last = max(position, after) if after is not None else position
         if after is not None:
-            async for message in replay(after, position):
+            for message in replay(after, position):
                 if request_filter.accepts(message):
                     yield encode(message)
         while True:
             try:
-                message = await asyncio.wait_for(queue.get(), KEEPALIVE)
-            except TimeoutError:
+                message = queue.get(timeout=KEEPALIVE)
+            except queues.Empty:
                 yield ": keepalive\n\n"
                 continue
             if message is OVERFLOW:
@@ -186,7 +213,7 @@ async def stream(request_filter: Filter, after: Cursor | None) -> AsyncIterator[
             if request_filter.accepts(message):
                 yield encode(message)
     finally:
-        hub().unsubscribe(queue)
+        hub.unsubscribe(queue)
 
 
 def _authenticated(request: HttpRequest) -> bool:
@@ -214,16 +241,25 @@ def _parse(request: HttpRequest) -> tuple[Filter | None, Cursor | None, dict]:
     return Filter(values("queue"), values("type"), wanted), after, errors
 
 
-async def events_view(request: HttpRequest) -> HttpResponse:
+def events_view(request: HttpRequest) -> HttpResponse:
     """GET /api/events?queue=a,b&type=email&event=task.completed,worker.* (all optional)."""
-    if not await sync_to_async(_authenticated)(request):
+    if not _authenticated(request):
         return json_error(401, "not_authenticated", MESSAGES[401])
     if request.method != "GET":
         return json_error(405, "method_not_allowed", MESSAGES[405])
     request_filter, after, errors = _parse(request)
     if errors:
         return JsonResponse(error_body("invalid", f"Invalid fields: {', '.join(errors)}.", errors), status=400)
-    response = StreamingHttpResponse(stream(request_filter, after), content_type="text/event-stream")
+    # The stream reads through the hub's own connections: give this thread's
+    # back to the pool now rather than when the stream ends, hours later.
+    connection.close()
+    subscribed = hub.subscribe()
+    if subscribed is None:
+        response = json_error(503, "too_many_streams", f"This server has {conf.get('MAX_STREAMS')} event "
+                              "streams open, its limit (QUEUE_MAX_STREAMS); retry later or on another server.")
+        response["Retry-After"] = str(STREAMS_RETRY_AFTER)
+        return response
+    response = StreamingHttpResponse(Subscription(request_filter, after, *subscribed), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass events through unbuffered
     return response

@@ -1,7 +1,7 @@
 """Task endpoints: create (one, idempotent, or a batch), list, read, details,
 retry, cancel. Views are thin: serializers validate, tasks.queue changes state."""
 
-from django_filters.rest_framework import DjangoFilterBackend
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -9,9 +9,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from tasks import queue
+from tasks.api import intake, lookups
 from tasks.api.details import TaskDetailSerializer
 from tasks.api.errors import Conflict
-from tasks.api.filters import CreationOrder, OrderedSearch, TaskFilter
+from tasks.api.filters import CreationOrder, FilterBackend, OrderedSearch, TaskFilter
 from tasks.api.serializers import BulkCreatedSerializer, BulkCreateSerializer, TaskCreateSerializer, TaskSerializer
 from tasks.models import Task
 from tasks.queue import backpressure
@@ -25,19 +26,33 @@ RETRYING = inline_serializer("Retrying", {
 })
 
 
+def validated(serializer_class, data) -> dict:
+    """What the serializer makes of `data`; its errors are the 400 (used when intake.py declines)."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Task.objects.all()
     serializer_class = TaskSerializer
-    filter_backends = [DjangoFilterBackend, CreationOrder]
+    filter_backends = [FilterBackend, CreationOrder]
     filterset_class = TaskFilter
+
+    def get_object(self) -> Task:
+        # Every detail route looks a task up by id: prepared (see lookups.py), same 404s.
+        task = lookups.task_by_id(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        if task is None:
+            raise Http404
+        self.check_object_permissions(self.request, task)
+        return task
 
     @extend_schema(request=TaskCreateSerializer, parameters=[IDEMPOTENCY_HEADER],
                    responses={201: TaskSerializer, 200: TaskSerializer})
     def create(self, request, *args, **kwargs):
         """Create a task. With an idempotency key, a repeat returns the first task with 200."""
-        serializer = TaskCreateSerializer(data=self._with_idempotency_header(request))
-        serializer.is_valid(raise_exception=True)
-        task = serializer.validated_data["task"]
+        data = self._with_idempotency_header(request)
+        task = intake.new_task(data) or validated(TaskCreateSerializer, data)["task"]
         if task.idempotency_key and (existing := Task.objects.filter(idempotency_key=task.idempotency_key).first()):
             return self._replayed(existing)
         backpressure.check([task.queue])
@@ -50,12 +65,13 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
     @action(detail=False, methods=["post"])
     def bulk(self, request):
         """Create up to QUEUE_BULK_MAX tasks in one statement, all or nothing."""
-        serializer = BulkCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        tasks = [item["task"] for item in serializer.validated_data["tasks"]]
+        tasks = intake.new_tasks(request.data)
+        if tasks is None:
+            tasks = [item["task"] for item in validated(BulkCreateSerializer, request.data)["tasks"]]
         backpressure.check(task.queue for task in tasks)
         queue.enqueue_many(tasks)
-        return Response({"count": len(tasks), "ids": [task.id for task in tasks]}, status=status.HTTP_201_CREATED)
+        ids = [str(task.id) for task in tasks]  # as text: orjson writes only uuid.UUID itself, not uuid7's subclass
+        return Response({"count": len(tasks), "ids": ids}, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=TaskDetailSerializer)
     @action(detail=True, methods=["get"])

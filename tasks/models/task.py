@@ -1,6 +1,6 @@
 """The task row: what to run, where it is in its lifecycle, and what happened."""
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from django.db import models
@@ -149,27 +149,29 @@ class Task(models.Model):
             return self.completed_at - self.started_at
         return None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, zone: tzinfo | None = None) -> dict[str, Any]:
         """The task as the REST API returns it and webhooks receive it.
 
         Built by hand rather than by a DRF serializer: it is on the hot path of
         every read, and the webhook sender in the worker has no business with DRF.
-        Times are ISO 8601 in the current time zone, "Z" for UTC, as DRF writes them.
+        Times are ISO 8601 in the current time zone (or `zone`: a page of tasks
+        looks it up once), "Z" for UTC, as DRF writes them.
         """
+        zone = zone or timezone.get_current_timezone()
         return {
             "id": str(self.id), "type": self.type, "payload": self.payload, "status": self.status,
             "priority": self.priority, "queue": self.queue, "max_retries": self.max_retries,
-            "retry_count": self.retry_count, "attempt": self.attempt, "scheduled_for": _iso(self.run_at),
+            "retry_count": self.retry_count, "attempt": self.attempt, "scheduled_for": _iso(self.run_at, zone),
             "timeout": self.timeout, "webhook": self.webhook, "result": self.result, "error": self.last_error,
             "progress": self.progress, "progress_message": self.progress_message,
             "worker_id": None if self.worker_id is None else str(self.worker_id),
-            "created_at": _iso(self.created_at), "updated_at": _iso(self.updated_at),
-            "started_at": _iso(self.started_at), "completed_at": _iso(self.completed_at),
+            "created_at": _iso(self.created_at, zone), "updated_at": _iso(self.updated_at, zone),
+            "started_at": _iso(self.started_at, zone), "completed_at": _iso(self.completed_at, zone),
         }
 
 
-def _iso(value: datetime | None) -> str | None:
+def _iso(value: datetime | None, zone: tzinfo) -> str | None:
     if value is None:
         return None
-    text = timezone.localtime(value).isoformat()
+    text = timezone.localtime(value, zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text

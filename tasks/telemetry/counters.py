@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
-from tasks.db import try_lock
+from tasks import conf
+from tasks.db import raw_cursor, try_lock
 
 COUNTS = """
 SELECT queue, status, sum(n)::bigint FROM (
@@ -36,17 +37,20 @@ SELECT bucket, queue, status, sum(n)::bigint FROM (
 ) s GROUP BY bucket, queue, status
 """
 
-# Per named queue: its limit (own or default) and its pending depth. One round
-# trip for any number of queues (backpressure checks a whole batch at once).
+# Per named queue: its limit (own or default) and, when it has one, its pending
+# depth (0 otherwise: without a limit nobody needs it, and summing the deltas
+# not folded yet is most of the statement's cost). One round trip for any
+# number of queues (backpressure checks a whole batch at once).
 DEPTHS = """
-SELECT q.name, coalesce(s.max_pending, %(default)s),
-       (SELECT coalesce(sum(n), 0) FROM (
+SELECT q.name, l.max_pending,
+       CASE WHEN l.max_pending > 0 THEN (SELECT coalesce(sum(n), 0) FROM (
             SELECT count AS n FROM tasks_statcount c WHERE c.queue = q.name AND c.status = 'pending'
             UNION ALL
             SELECT delta FROM tasks_statdelta d WHERE d.queue = q.name AND d.status = 'pending'
-        ) depth)::bigint
+        ) depth) ELSE 0 END::bigint
 FROM unnest(%(queues)s::text[]) AS q(name)
 LEFT JOIN tasks_queue s ON s.name = q.name
+CROSS JOIN LATERAL (SELECT coalesce(s.max_pending, %(default)s) AS max_pending) l
 """
 
 # The oldest run_at among a queue's pending tasks: one probe of the claim index
@@ -124,10 +128,13 @@ def per_minute(now: datetime, minutes: int = 60) -> list[dict]:
 
 
 def pending_depths(queues: Iterable[str], default_limit: int) -> dict[str, tuple[int, int]]:
-    """{queue: (pending depth, limit)} for each named queue; a limit of 0 means none."""
+    """{queue: (pending depth, limit)} for each named queue; a limit of 0 means
+    none, and then the depth is not read (0)."""
     catch_up()
-    with connection.cursor() as cursor:
-        cursor.execute(DEPTHS, {"queues": sorted(set(queues)), "default": default_limit})
+    # Prepared: planning this statement costs several times running it, and
+    # producers run it before every insert.
+    with raw_cursor() as cursor:
+        cursor.execute(DEPTHS, {"queues": sorted(set(queues)), "default": default_limit}, prepare=conf.get("PREPARE"))
         return {name: (depth, limit) for name, limit, depth in cursor.fetchall()}
 
 

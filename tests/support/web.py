@@ -16,7 +16,7 @@ from tests.support.processes import ROOT, free_port, stop_process, wait_for
 
 
 class WebServer:
-    """The web server as `make run` starts it (queueproject/webserver.py: uvicorn) on a free port."""
+    """The web server as `make run` starts it (queueproject/webserver.py: granian) on a free port."""
 
     def __init__(self, env: dict, log_path: Path, processes: int = 1, *, wait: bool = True):
         self.port = free_port()
@@ -25,7 +25,7 @@ class WebServer:
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "queueproject.webserver", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(processes), "--timeout-graceful-shutdown", "3"],
+             "--workers", str(processes), "--workers-kill-timeout", "3"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         if wait:

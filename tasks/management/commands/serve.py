@@ -1,8 +1,8 @@
 """manage.py serve: the whole service in one command (what `make run` runs).
 
-Migrates, then supervises the production web server (uvicorn, ASGI, started by
-queueproject/webserver.py) and the worker processes; Ctrl-C or SIGTERM stops
-them all gracefully.
+Migrates, then supervises the production web server (granian serving the WSGI
+application, started by queueproject/webserver.py) and the worker processes;
+Ctrl-C or SIGTERM stops them all gracefully.
 """
 
 import os
