@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.tasks import TaskResultStatus, default_task_backend, task, task_backends
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist, TaskResultMismatch
@@ -102,9 +103,30 @@ def test_per_task_options_land_on_the_row_and_using_overrides_them():
     row = Task.objects.get(pk=pytasks.flaky.using(max_retries=7, timeout=9, retry_backoff=2).enqueue(2).id)
     assert (row.max_retries, row.timeout, row.retry_backoff) == (7, 9, 2)
     row = Task.objects.get(pk=pytasks.add.enqueue(1, 2).id)
-    assert (row.max_retries, row.timeout, row.retry_backoff) == (3, None, None)  # the queue's defaults
+    # As under Django's other backends, a task that raises has failed: no retries unless asked for.
+    assert (row.max_retries, row.timeout, row.retry_backoff) == (0, None, None)
     with pytest.raises(TypeError, match="unknown options: retries"):
         pytasks.add.using(retries=2)
+
+
+def test_the_backends_options_set_the_defaults_of_its_tasks(settings):
+    settings.TASKS = {"default": {"BACKEND": "tasks.backends.PostgresBackend", "QUEUES": [],
+                                  "OPTIONS": {"max_retries": 4, "timeout": 30, "retry_backoff": 5}}}
+    row = Task.objects.get(pk=pytasks.add.enqueue(1, 2).id)
+    assert (row.max_retries, row.timeout, row.retry_backoff) == (4, 30, 5)
+    row = Task.objects.get(pk=pytasks.flaky.enqueue(2).id)
+    assert (row.max_retries, row.timeout, row.retry_backoff) == (3, 30, 0.1)  # its own options win
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"max_retries": -1}, "max_retries"),
+    ({"timeout": "soon"}, "timeout"),
+    ({"retries": 3}, "Unknown OPTIONS retries"),
+])
+def test_bad_backend_options_are_refused_with_the_reason(settings, options, message):
+    settings.TASKS = {"default": {"BACKEND": "tasks.backends.PostgresBackend", "OPTIONS": options}}
+    with pytest.raises(ImproperlyConfigured, match=message):
+        task_backends["default"]
 
 
 @pytest.mark.parametrize("options, message", [

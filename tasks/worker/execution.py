@@ -2,6 +2,10 @@
 
 Payloads travel as JSON text from the claim to the slot and results come back
 as JSON text, so the supervisor never parses them.
+
+A job of a type this process does not know may be a Python task defined in a
+module the worker did not import at start-up: its row records that module,
+and the slot imports it (once per process) before giving up on the type.
 """
 
 import json
@@ -16,6 +20,7 @@ from tasks.context import running
 from tasks.exceptions import TaskTimeout, traced
 from tasks.handlers import registry
 from tasks.jobs import Job, Outcome
+from tasks.models import Task
 
 
 def execute(job: Job) -> Outcome:
@@ -24,7 +29,7 @@ def execute(job: Job) -> Outcome:
     started = time.time()
     try:
         with running(job):
-            handler = registry.get(job.type)
+            handler = registry.find(job.type) or discover(job)
             with deadline(job.timeout):
                 value = handler.func(job.payload)
             result_json = json.dumps(value, allow_nan=False)
@@ -35,6 +40,12 @@ def execute(job: Job) -> Outcome:
     finally:
         close_old_connections()
     return Outcome(job.id, job.attempt, True, result_json, None, started, time.time())
+
+
+def discover(job: Job) -> registry.Handler:
+    """The handler of a type not known here, from the module its row records."""
+    module = Task.objects.filter(pk=job.id).values_list("module", flat=True).first()
+    return registry.load(job.type, module or "")
 
 
 @contextmanager
