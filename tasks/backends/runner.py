@@ -23,7 +23,6 @@ from django.tasks import Task, TaskContext, TaskResult
 from django.tasks.base import TaskError, TaskResultStatus
 from django.tasks.exceptions import InvalidTask
 from django.tasks.signals import task_finished, task_started
-from django.utils import timezone
 from django.utils.json import normalize_json
 
 from tasks.context import current_job, report_progress
@@ -64,30 +63,46 @@ def split_payload(payload: Any) -> tuple[list, dict]:
     return list(payload.get("args", [])), dict(payload.get("kwargs", {}))
 
 
+# Copies of tasks with another priority or queue, as rows ask for them: making
+# one (Task.using validates it again) cost more than running a no-op task.
+_variants: dict[tuple[int, int, str], tuple[Task, Task]] = {}
+_VARIANTS_MAX = 1024
+
+
 def as_row(task: Task, priority: int, queue: str, run_after: datetime | None) -> Task:
     """`task` with a row's priority, queue and run time; the task itself when they match."""
     if priority == task.priority and queue == task.queue_name and run_after == task.run_after:
         return task
+    key = (id(task), priority, queue)
+    if run_after is None and (known := _variants.get(key)) is not None and known[0] is task:
+        return known[1]
     try:
-        return task.using(priority=priority, queue_name=queue, run_after=run_after)
+        variant = task.using(priority=priority, queue_name=queue, run_after=run_after)
     except InvalidTask:
         # A queue outside the backend's QUEUES (created over REST): the task as defined.
-        return task
+        variant = task
+    if run_after is None:
+        if len(_variants) >= _VARIANTS_MAX:
+            _variants.clear()
+        _variants[key] = (task, variant)  # the task is kept, so its id is not reused
+    return variant
 
 
 def handler_for(task: Task):
     """The registry handler of `task`: runs it in a slot process."""
+    is_async = iscoroutinefunction(task.func)  # asked once: inspect's answer costs as much as a no-op task
+    backends = {}  # the task's backend, looked up once per process (settings do not change in a slot)
 
     def run(payload: Any) -> Any:
         job = current_job()
-        backend = task.get_backend()
+        backend = backends.get(task.backend) or backends.setdefault(task.backend, task.get_backend())
         result = running_result(task, job, payload, backend)
         task_started.send(type(backend), task_result=result)
         try:
             args, kwargs = result.args, result.kwargs
             if task.takes_context:
                 args = [QueueTaskContext(task_result=result), *args]
-            value = _call(task, args, kwargs)
+            value = _call(task, args, kwargs, is_async)
             try:
                 value = normalize_json(value)
             except (TypeError, ValueError) as exc:
@@ -111,7 +126,7 @@ def running_result(task: Task, job: Job, payload: Any, backend) -> TaskResult:
     args, kwargs = split_payload(payload)  # JSON already: they were read from it
     created = datetime.fromtimestamp(job.created_at, UTC)
     run_after = datetime.fromtimestamp(job.run_at, UTC) if job.run_at > job.created_at else None
-    now = timezone.now()
+    now = datetime.now(UTC)
     return task_result(
         task=as_row(task, job.priority, job.queue, run_after), id=str(job.id), status=TaskResultStatus.RUNNING,
         enqueued_at=created, started_at=now, finished_at=None, last_attempted_at=now, args=args, kwargs=kwargs,
@@ -119,8 +134,8 @@ def running_result(task: Task, job: Job, payload: Any, backend) -> TaskResult:
     )
 
 
-def _call(task: Task, args: list, kwargs: dict) -> Any:
-    if iscoroutinefunction(task.func):
+def _call(task: Task, args: list, kwargs: dict, is_async: bool) -> Any:
+    if is_async:
         # Not Task.call: its async_to_sync runs the event loop in another thread,
         # where the timeout (SIGALRM, raised in this thread) cannot stop the
         # coroutine. Here the loop runs in this thread; on timeout, asyncio.run
@@ -131,7 +146,7 @@ def _call(task: Task, args: list, kwargs: dict) -> Any:
 
 def _finish(backend, result: TaskResult, status: TaskResultStatus) -> None:
     object.__setattr__(result, "status", status)
-    object.__setattr__(result, "finished_at", timezone.now())
+    object.__setattr__(result, "finished_at", datetime.now(UTC))
     # A receiver's error must not change the outcome the task already has.
     for receiver, response in task_finished.send_robust(type(backend), task_result=result):
         if isinstance(response, Exception):

@@ -85,7 +85,7 @@ class Task(models.Model):
     # The module that defines a Python (@task) type, recorded by the producer's
     # registry, never taken from a client: a worker that has not imported it
     # imports it to run the task (tasks.handlers.registry.load).
-    module = models.CharField(max_length=200, blank=True, default="")
+    module = models.CharField(max_length=200, blank=True, default="", db_default="")
 
     result = models.JSONField(null=True, blank=True)
     last_error = models.TextField(blank=True)

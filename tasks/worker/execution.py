@@ -11,8 +11,6 @@ and the slot imports it (once per process) before giving up on the type.
 import json
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.db import close_old_connections
 
@@ -22,6 +20,10 @@ from tasks.handlers import registry
 from tasks.jobs import Job, Outcome
 from tasks.models import Task
 
+# The timeout of the attempt running now, for the alarm handler; None when no
+# attempt is running (an alarm then is a leftover and is ignored).
+_limit: list[float | None] = [None]
+
 
 def execute(job: Job) -> Outcome:
     """Run `job`'s handler and describe the outcome; never raises for handler errors."""
@@ -30,8 +32,13 @@ def execute(job: Job) -> Outcome:
     try:
         with running(job):
             handler = registry.find(job.type) or discover(job)
-            with deadline(job.timeout):
+            _limit[0] = job.timeout
+            signal.setitimer(signal.ITIMER_REAL, job.timeout)
+            try:
                 value = handler.func(job.payload)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                _limit[0] = None
             result_json = json.dumps(value, allow_nan=False)
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -48,21 +55,17 @@ def discover(job: Job) -> registry.Handler:
     return registry.load(job.type, module or "")
 
 
-@contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Raise TaskTimeout in this (main) thread after `seconds`.
+def enforce_timeouts() -> None:
+    """Make SIGALRM raise TaskTimeout in the running handler; a slot calls this once.
 
     Cooperative: it interrupts Python code and sleeps. Code stuck in C that
     ignores signals is handled by the supervisor, which replaces the process.
-    """
+    Installed once per process rather than around each task: setting a signal
+    handler costs more than a no-op task."""
+    signal.signal(signal.SIGALRM, _expire)
 
-    def expire(signum, frame):
+
+def _expire(signum, frame) -> None:
+    seconds = _limit[0]
+    if seconds is not None:
         raise TaskTimeout(f"The task ran longer than its timeout of {seconds:g} seconds.")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
