@@ -1,6 +1,7 @@
 """The django.tasks backend, driven through Django's own task API, in one process."""
 
 import asyncio
+import io
 import json
 import uuid
 from dataclasses import replace
@@ -303,3 +304,49 @@ def test_progress_is_fenced_by_the_attempt_that_holds_the_task():
                 context.report_progress(bad)
     row.refresh_from_db()
     assert row.progress == 1 and len(row.progress_message) == 500
+
+
+# A @task's declared options are the defaults of every path that creates it:
+# the Python API, REST (one and bulk), schedules and the enqueue command.
+DECLARED = {"max_retries": 5, "timeout": 1, "retry_backoff": 7, "module": "tests.pytasks"}
+
+
+def declared_of(task_id) -> dict:
+    return Task.objects.values(*DECLARED).get(pk=task_id)
+
+
+def test_a_task_created_over_rest_keeps_its_declared_options_and_uniqueness(api):  # noqa: F811
+    first = post(api, {"type": "py-invoice", "payload": {"args": [41]}})
+    assert first.status_code == 201, first.content
+    assert declared_of(first.json()["id"]) == DECLARED
+    for _ in range(2):
+        again = post(api, {"type": "py-invoice", "payload": {"args": [41]}})
+        assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    # The same arguments from Python are the same task, however the payload was spelled.
+    assert pytasks.invoice.enqueue(41).id == first.json()["id"]
+    other = post(api, {"type": "py-invoice", "payload": {"args": [42]}, "max_retries": 1})
+    assert other.status_code == 201 and declared_of(other.json()["id"])["max_retries"] == 1  # asked for: wins
+    assert Task.objects.count() == 2
+
+
+def test_bulk_creates_over_rest_apply_the_declared_options_too(api):  # noqa: F811
+    body = {"tasks": [{"type": "py-invoice", "payload": {"args": [n]}} for n in (7, 7, 8)]}
+    response = post(api, body, path="/api/tasks/bulk")
+    assert response.status_code == 201, response.content
+    ids = response.json()["ids"]
+    assert ids[0] == ids[1] != ids[2] and Task.objects.count() == 2
+    assert all(declared_of(pk) == DECLARED for pk in set(ids))
+
+
+def test_schedules_and_the_enqueue_command_apply_the_declared_options():
+    from django.core.management import call_command
+
+    from tasks.backends import periodic
+
+    schedule = periodic.Schedule.objects.create(name="invoices", cron="* * * * *", task_type="py-invoice",
+                                                payload={"args": [1]}, next_run_at=timezone.now())
+    scheduled = periodic.run_now(schedule, timezone.now())
+    assert declared_of(scheduled.pk) == DECLARED
+    out = io.StringIO()
+    call_command("enqueue", "py-invoice", '{"args": [2]}', stdout=out)
+    assert declared_of(out.getvalue().split()[0]) == DECLARED

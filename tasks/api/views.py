@@ -54,7 +54,7 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
         serializer.is_valid(raise_exception=True)
         tasks = [item["task"] for item in serializer.validated_data["tasks"]]
         backpressure.check(task.queue for task in tasks)
-        queue.enqueue_many(tasks)
+        tasks = queue.enqueue_many(tasks)  # a unique type's duplicate answers with the task holding its key
         return Response({"count": len(tasks), "ids": [task.id for task in tasks]}, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=TaskDetailSerializer)
