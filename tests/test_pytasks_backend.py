@@ -22,6 +22,7 @@ from tasks.exceptions import WorkerLost
 from tasks.handlers import registry
 from tasks.jobs import Job
 from tasks.models import Task, TaskStatus
+from tasks.queue.enqueue import LOCK_UNIQUE_KEY
 from tests import pytasks
 from tests.factories import TaskFactory
 from tests.test_api import api, post, token  # noqa: F401 - fixtures
@@ -350,3 +351,55 @@ def test_schedules_and_the_enqueue_command_apply_the_declared_options():
     out = io.StringIO()
     call_command("enqueue", "py-invoice", '{"args": [2]}', stdout=out)
     assert declared_of(out.getvalue().split()[0]) == DECLARED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_aenqueue_waits_in_a_thread_and_never_blocks_the_event_loop(raw_conn):
+    # Another producer holds the task's unique key, so the enqueue waits on the database.
+    key = pytasks.throttled.key_for({"args": [5]})
+
+    async def scenario():
+        ticks = 0
+        with raw_conn.transaction():
+            raw_conn.execute(LOCK_UNIQUE_KEY, [key])
+            pending = asyncio.ensure_future(pytasks.throttled.aenqueue(5))
+            while ticks < 20:  # the loop goes on while the enqueue waits
+                await asyncio.sleep(0.01)
+                ticks += 1
+            assert not pending.done()
+        result = await asyncio.wait_for(pending, 10)
+        await sync_to_async(lambda: connection.close())()
+        return result, ticks
+
+    result, ticks = asyncio.run(scenario())
+    assert ticks == 20 and Task.objects.get(pk=result.id).unique_key == key
+
+
+def test_enqueue_many_of_a_task_is_one_insert_with_a_result_and_a_signal_each(enqueued, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        results = pytasks.describe.enqueue_many([([1],), {"value": 2, "label": "two"}, ("three",)])
+    rows = {str(row.pk): row for row in Task.objects.all()}
+    assert [rows[r.id].payload for r in results] == [
+        {"args": [[1]], "kwargs": {}}, {"args": [], "kwargs": {"value": 2, "label": "two"}},
+        {"args": ["three"], "kwargs": {}}]
+    assert all(rows[r.id].queue == "python" and rows[r.id].priority == 7 for r in results)
+    assert [r.args for r in results] == [[[1]], [], ["three"]] and results[1].kwargs == {"value": 2, "label": "two"}
+    assert [r.id for _, r in enqueued] == [r.id for r in results]
+    assert results[0].status == TaskResultStatus.READY and results[0].task.func is pytasks.describe.func
+
+
+def test_enqueue_many_checks_every_call_and_writes_nothing_when_one_is_bad():
+    with pytest.raises(InvalidTask, match="Task 2: The arguments do not fit add"):
+        pytasks.add.enqueue_many([(1, 2), (3, 4), (5,)])
+    with pytest.raises(InvalidTask, match="JSON"):
+        pytasks.add.enqueue_many([(1, 2), ({1}, 2)])
+    with pytest.raises(InvalidTask, match="tuple of arguments"):
+        pytasks.add.enqueue_many([(1, 2), 3])
+    assert not Task.objects.exists()
+
+
+def test_enqueue_many_of_a_unique_task_answers_duplicates_with_the_holder(enqueued):
+    held = pytasks.dedup.enqueue(1)
+    results = pytasks.dedup.enqueue_many([(1,), (2,), (2,)])
+    assert results[0].id == held.id and results[1].id == results[2].id != held.id
+    assert Task.objects.count() == 2 and len(enqueued) == 2

@@ -169,7 +169,7 @@ def enqueue_unique(task: Task, *, window: float | None = None) -> tuple[Task, bo
             Task.objects.bulk_create([task], ignore_conflicts=True)
             holder = Task.objects.filter(unique_key=key, status__in=ACTIVE_STATUSES).first()
             if holder is not None:
-                return holder, holder.pk == task.pk
+                return (task, True) if holder.pk == task.pk else (holder, False)
     # Still no holder: the conflict was on another constraint; let it raise.
     task.save(force_insert=True)
     return task, True
