@@ -1,5 +1,8 @@
 """Enqueue: one at a time through Python, in bulk through Python, and over HTTP.
 
+Python: the built-in `echo` (tasks.queue) and a no-op django.tasks function
+(scripts/bench/pytask.py), side by side.
+
 HTTP is measured with wrk (a real load generator, Debian package `wrk`) against
 the production web server as `make run` starts it: uvicorn with
 WEB_CONCURRENCY processes. The load generator shares the machine's cores with
@@ -22,26 +25,40 @@ from tests.support.processes import free_port, wait_for
 QUEUE = "bench-enqueue"
 
 
-def single(n: int) -> float:
-    """Tasks per second through `queue.enqueue`, each in its own transaction."""
+def single(n: int, kind: str = "echo") -> float:
+    """Tasks per second, each in its own transaction: `queue.enqueue` of echo, or
+    `.enqueue()` of a no-op django.tasks function."""
+    from scripts.bench.pytask import noop
     from tasks import queue
 
+    task = noop.using(queue_name=QUEUE)
     started = time.perf_counter()
-    for _ in range(n):
-        queue.enqueue("echo", None, queue=QUEUE)
+    for i in range(n):
+        if kind == "echo":
+            queue.enqueue("echo", None, queue=QUEUE)
+        else:
+            task.enqueue(i)
     rate = n / (time.perf_counter() - started)
-    say(f"  enqueue one at a time (Python): {rate:,.0f} tasks/s")
+    say(f"  enqueue one at a time, {kind}: {rate:,.0f} tasks/s")
     return rate
 
 
-def bulk(n: int) -> float:
-    """Tasks per second through `queue.build` + `queue.enqueue_many` (validation included)."""
+def bulk(n: int, chunk: int, kind: str = "echo") -> float:
+    """Tasks per second, `chunk` per call and transaction: `queue.build` + `queue.enqueue_many`
+    of echo (validation included), or `.enqueue_many()` of a no-op django.tasks function."""
+    from scripts.bench.pytask import noop
     from tasks import queue
 
+    task = noop.using(queue_name=QUEUE)
     started = time.perf_counter()
-    queue.enqueue_many([queue.build("echo", None, queue=QUEUE) for _ in range(n)])
+    for start in range(0, n, chunk):
+        size = min(chunk, n - start)
+        if kind == "echo":
+            queue.enqueue_many([queue.build("echo", None, queue=QUEUE) for _ in range(size)])
+        else:
+            task.enqueue_many([(i,) for i in range(start, start + size)])
     rate = n / (time.perf_counter() - started)
-    say(f"  enqueue_many of {n:,} (Python): {rate:,.0f} tasks/s")
+    say(f"  enqueue_many, {chunk:,} per call, {kind}: {rate:,.0f} tasks/s")
     return rate
 
 
