@@ -3,6 +3,7 @@
 import asyncio
 import io
 import json
+import logging
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -403,3 +404,10 @@ def test_enqueue_many_of_a_unique_task_answers_duplicates_with_the_holder(enqueu
     results = pytasks.dedup.enqueue_many([(1,), (2,), (2,)])
     assert results[0].id == held.id and results[1].id == results[2].id != held.id
     assert Task.objects.count() == 2 and len(enqueued) == 2
+
+
+def test_django_still_logs_task_signals_when_its_logger_asks(caplog):
+    # Signals nobody hears are not sent (a worker's hot path); Django's own log receiver counts.
+    with caplog.at_level(logging.DEBUG, logger="django.tasks"):
+        result = pytasks.add.enqueue(1, 2)
+    assert any(result.id in record.getMessage() and "enqueued" in record.getMessage() for record in caplog.records)

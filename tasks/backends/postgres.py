@@ -13,6 +13,7 @@ other backends: a task that raises has FAILED), `timeout` and `retry_backoff`
 (the QUEUE_* settings). A task's own `@task(max_retries=...)` wins.
 """
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
@@ -26,7 +27,7 @@ from django.utils import timezone
 from django.utils.json import normalize_json
 
 from tasks import queue
-from tasks.backends import functions, periodic, results, unique
+from tasks.backends import functions, periodic, results, runner, unique
 from tasks.models import Task
 
 # Tasks this backend has validated, by identity (a Task is immutable): most
@@ -71,7 +72,8 @@ class PostgresBackend(BaseTaskBackend):
         if not created:
             return results.to_result(row, self.alias)
         result = results.enqueued(task, row, payload["args"], payload["kwargs"], self.alias)
-        task_enqueued.send(type(self), task_result=result)
+        if runner.heard(task_enqueued, logging.DEBUG):
+            task_enqueued.send(type(self), task_result=result)
         return result
 
     def enqueue_many(self, task: functions.QueueTask, calls: Iterable[tuple | list | dict]) -> list[TaskResult]:
@@ -86,13 +88,14 @@ class PostgresBackend(BaseTaskBackend):
                 raise InvalidTask(_sentence(exc)) from exc
         else:
             rows = [self._build(task, payload, options) for payload in payloads]
-        answer = []
+        answer, send = [], runner.heard(task_enqueued, logging.DEBUG)
         for built, row in zip(rows, queue.enqueue_many(rows)):
             if row is not built:  # a unique key another task holds
                 answer.append(results.to_result(row, self.alias))
                 continue
             result = results.enqueued(task, row, row.payload["args"], row.payload["kwargs"], self.alias)
-            task_enqueued.send(type(self), task_result=result)
+            if send:
+                task_enqueued.send(type(self), task_result=result)
             answer.append(result)
         return answer
 
