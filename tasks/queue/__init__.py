@@ -3,8 +3,9 @@
 Views, commands, handlers and the worker call these; nothing else writes
 `status`. Each change is one SQL statement in one short transaction:
 
-- enqueue.py: producers, in the caller's transaction (ORM), and backpressure.py,
-  the check that refuses tasks for a full queue;
+- enqueue.py: producers, in the caller's transaction (inserts.py: their INSERT
+  statements, one task or a batch), and backpressure.py, the check that
+  refuses tasks for a full queue;
 - operations.py: operators' changes of many tasks at once (ORM);
 - claims.py: the worker's claim, batched outcomes and promotion (raw SQL, fenced);
 - retry_policy.py: when a failed attempt runs again, as pure functions.

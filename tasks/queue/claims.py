@@ -16,6 +16,8 @@ from tasks.jobs import Failure, Job, Outcome
 from tasks.models import TaskStatus
 from tasks.queue import retry_policy
 
+# RETURNING gives each job what its slot needs, down to created_at: a Python
+# task's TaskResult is built from it rather than from a read of the row per task.
 # The CTE is MATERIALIZED so that LIMIT and FOR NO KEY UPDATE SKIP LOCKED apply
 # once, before the UPDATE; inlined, the planner may re-evaluate it per row and
 # claim more or fewer rows than asked. One LATERAL probe per queue walks the
