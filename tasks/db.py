@@ -1,11 +1,14 @@
-"""Database plumbing shared by every layer: the thread's connection for hot-path
-statements, COPY, advisory locks, NOTIFY channels, and how long to wait before
-reconnecting."""
+"""Database plumbing shared by every layer: row ids, the thread's connection for
+hot-path statements, advisory locks, NOTIFY channels, and how long to wait
+before reconnecting."""
 
-from collections.abc import Callable, Sequence
+import os
+import time
+from collections.abc import Callable
+from uuid import UUID, SafeUUID
 
 import psycopg
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 
 # Channels of NOTIFY. A trigger on the task table notifies CHANNEL with the
 # queue name whenever a row becomes pending (insert, promotion, manual retry);
@@ -89,30 +92,39 @@ def in_batches(lock: str, step: Callable[[object], int], batch: int) -> int:
             return total
 
 
-def copy_insert(objs: Sequence[models.Model]) -> None:
-    """Insert unsaved model instances of one model with COPY, in the caller's transaction.
+# UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then a 12-bit counter in
+# rand_a (its "method 1"), then 62 random bits. The counter keeps ids made
+# within one millisecond in order, and the timestamp stays the real time: a
+# generator that instead moves the timestamp one millisecond ahead per id runs
+# seconds ahead of the clock after a bulk enqueue, and "created before" filters
+# that bound ids by time would miss those rows. No lock: threads that race here
+# may make two ids of the same millisecond and counter, which their random
+# bits still tell apart; ids of one thread always increase.
+_last = [0]  # milliseconds << 12 | counter, of the last id
+_random = [b"", 0]  # random bytes from the OS, and how many are used; refilled after a fork
+_VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
 
-    One statement, all or nothing, firing the same statement-level triggers as
-    an INSERT. Converting parameters is what bounds a large bulk_create; COPY
-    streams the rows instead, about three times faster for tasks. JSON fields
-    go through the field's own preparation; other values are passed as they are
-    (UUID, str, numbers, aware datetimes), which psycopg dumps itself.
-    """
-    if not objs:
-        return
-    meta = objs[0]._meta
-    fields = meta.concrete_fields
-    json = [isinstance(field, models.JSONField) for field in fields]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    sql = f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, connection.wrap_database_errors:
-        with cursor.cursor.copy(sql) as copy:
-            for obj in objs:
-                copy.write_row([
-                    field.get_db_prep_save(getattr(obj, field.attname), connection) if is_json
-                    else getattr(obj, field.attname)
-                    for field, is_json in zip(fields, json)
-                ])
-    for obj in objs:
-        obj._state.adding = False
-        obj._state.db = connection.alias
+
+def uuid7() -> UUID:
+    """A time-ordered UUID (version 7)."""
+    stamp = max(time.time_ns() // 1_000_000 << 12, _last[0] + 1)
+    _last[0] = stamp
+    pool, used = _random
+    if used >= len(pool):
+        pool, used = os.urandom(4096), 0  # one system call per 512 ids
+    _random[:] = pool, used + 8
+    value = (stamp >> 12 << 80) | ((stamp & 0xFFF) << 64) | _VERSION_AND_VARIANT | (
+        int.from_bytes(pool[used:used + 8]) >> 2)
+    # UUID(int=...) checks its argument in Python; this value is well formed by construction.
+    uuid = object.__new__(UUID)
+    object.__setattr__(uuid, "int", value)
+    object.__setattr__(uuid, "is_safe", SafeUUID.unknown)
+    return uuid
+
+
+def _forget_random() -> None:
+    _random[:] = b"", 0
+
+
+# A forked child must not reuse its parent's random bytes (slots are forked).
+os.register_at_fork(after_in_child=_forget_random)

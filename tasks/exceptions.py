@@ -20,6 +20,11 @@ class UnknownTaskType(QueueError):
         super().__init__(f"Unknown task type {name!r}. Register a handler for it, or use a registered type.")
 
 
+class TaskNotFound(QueueError):
+    """A worker met a Python task whose module it could not import, or which
+    that module does not define (code not deployed, renamed or removed)."""
+
+
 class QueueFull(QueueError):
     """Backpressure: the queue holds as many pending tasks as it may."""
 

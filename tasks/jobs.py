@@ -27,6 +27,10 @@ class Job:
     timeout: float
     worker_id: UUID
     retry_backoff: float | None = None  # the task's backoff base; None uses QUEUE_RETRY_BASE
+    # Epoch seconds: when the task was enqueued, and when it was due (for Python
+    # tasks, whose TaskResult says both).
+    created_at: float = 0.0
+    run_at: float = 0.0
 
     @property
     def payload(self) -> Any:

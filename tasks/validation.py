@@ -13,7 +13,6 @@ from django.tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY
 from django.utils import timezone
 
 from tasks import conf
-from tasks.exceptions import UnknownTaskType
 from tasks.handlers import registry
 from tasks.webhooks.http import UnsafeURL, check_url
 
@@ -25,29 +24,32 @@ _url = URLValidator(schemes=["http", "https"])
 
 def validate_task(task, *, exposed_only: bool = False) -> None:
     """Raise ValidationError({field: [message]}) for every bad field of an unsaved task."""
-    errors: dict[str, list[str]] = {}
-
-    def check(field: str, message: str | None) -> None:
-        if message:
-            errors.setdefault(field, []).append(message)
-
-    check("type", type_error(task.type, exposed_only=exposed_only))
-    if "type" not in errors:
-        check("payload", payload_error(task.type, task.payload))
-    check("queue", queue_error(task.queue))
-    check("priority", priority_error(task.priority))
-    check("max_retries", max_retries_error(task.max_retries))
-    check("timeout", timeout_error(task.timeout))
-    check("retry_backoff", retry_backoff_error(task.retry_backoff))
-    check("webhook", webhook_error(task.webhook))
-    for field in ("unique_key", "idempotency_key"):
-        value = getattr(task, field)
-        if value is not None and (not isinstance(value, str) or not 1 <= len(value) <= 255):
-            check(field, "The key must be 1 to 255 characters long.")
-        elif value is not None and (message := text_error(value)):
-            check(field, f"The key {message}")
+    bad_type = type_error(task.type, exposed_only=exposed_only)
+    problems = [
+        ("type", bad_type),
+        ("payload", None if bad_type else payload_error(task.type, task.payload)),
+        ("queue", queue_error(task.queue)),
+        ("priority", priority_error(task.priority)),
+        ("max_retries", max_retries_error(task.max_retries)),
+        ("timeout", timeout_error(task.timeout)),
+        ("retry_backoff", retry_backoff_error(task.retry_backoff)),
+        ("webhook", webhook_error(task.webhook)),
+        ("unique_key", key_error(task.unique_key)),
+        ("idempotency_key", key_error(task.idempotency_key)),
+    ]
+    errors = {field: [message] for field, message in problems if message}
     if errors:
         raise ValidationError(errors)
+
+
+def key_error(value) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= 255:
+        return "The key must be 1 to 255 characters long."
+    if message := text_error(value):
+        return f"The key {message}"
+    return None
 
 
 def run_at_error(value) -> str | None:
@@ -59,10 +61,7 @@ def run_at_error(value) -> str | None:
 def type_error(name, *, exposed_only: bool = False) -> str | None:
     if not isinstance(name, str) or not name:
         return "A task type is required."
-    try:
-        handler = registry.get(name)
-    except UnknownTaskType:
-        handler = None
+    handler = registry.find(name)
     if handler is None or (exposed_only and not handler.exposed):
         known = ", ".join(registry.exposed_names())
         return f"Unknown task type {name!r}. Registered types: {known}."
@@ -70,6 +69,20 @@ def type_error(name, *, exposed_only: bool = False) -> str | None:
 
 
 def payload_error(type_name: str, payload) -> str | None:
+    if payload is None:
+        return _validated(type_name, payload)
+    try:
+        text = json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        text = None
+    # The quick way, for the usual payload: ASCII text without escapes holds no
+    # NUL and no lone surrogate, and fewer brackets than the depth limit cannot
+    # nest past it, so the JSON text alone says the payload is fine (and its size).
+    if text is not None and "\\u" not in text and text.count("[") + text.count("{") <= conf.get("MAX_PAYLOAD_DEPTH"):
+        limit = conf.get("MAX_PAYLOAD_BYTES")
+        if len(text) > limit:
+            return f"The payload is {len(text)} bytes; the limit is {limit} bytes."
+        return _validated(type_name, payload)
     # Shape first: it walks without recursion, so a deep or circular payload is
     # refused before json.dumps could recurse past Python's limit.
     if message := shape_error(payload, conf.get("MAX_PAYLOAD_DEPTH")):
@@ -81,6 +94,11 @@ def payload_error(type_name: str, payload) -> str | None:
     limit = conf.get("MAX_PAYLOAD_BYTES")
     if size > limit:
         return f"The payload is {size} bytes; the limit is {limit} bytes."
+    return _validated(type_name, payload)
+
+
+def _validated(type_name: str, payload) -> str | None:
+    """What the type's own validator says of the payload."""
     validate = registry.get(type_name).validate
     if validate is not None:
         try:

@@ -72,6 +72,11 @@ def throttled(n):
     return n
 
 
+@task(expose="py-invoice", max_retries=5, timeout=1, retry_backoff=7, unique=True)
+def invoice(number):
+    return number
+
+
 @task(expose="py-echo")
 def exposed_echo(value):
     return value

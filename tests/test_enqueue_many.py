@@ -1,6 +1,8 @@
-"""Bulk enqueue (COPY): the rows as Task.save would write them, all or nothing,
-in the caller's transaction, with the counters and wake-ups of any insert."""
+"""Bulk enqueue (one INSERT ... SELECT): the rows as a single enqueue writes them,
+all or nothing, in the caller's transaction, with the counters and wake-ups of
+any insert; keyed tasks answer with the task that holds their key."""
 
+import time
 from datetime import timedelta
 
 import psycopg
@@ -36,14 +38,19 @@ def test_bulk_rows_equal_what_a_single_enqueue_writes():
 
 @pytest.mark.django_db(transaction=True)
 def test_bulk_enqueue_is_all_or_nothing_and_counted():
-    queue.enqueue("echo", 0, idempotency_key="taken")
+    first = queue.enqueue("echo", 0, idempotency_key="taken")
+    fresh, again = queue.enqueue_many([queue.build("echo", 1), queue.build("echo", 2, idempotency_key="taken")])
+    assert again.pk == first.pk and Task.objects.get(pk=fresh.pk).payload == 1
+    twin = queue.build("echo", 3)
+    clash = queue.build("echo", 4)
+    clash.id = twin.id
     with pytest.raises(IntegrityError):
-        queue.enqueue_many([queue.build("echo", 1), queue.build("echo", 2, idempotency_key="taken")])
-    assert Task.objects.count() == 1
+        queue.enqueue_many([twin, clash])
+    assert Task.objects.count() == 2
     with pytest.raises(RuntimeError), transaction.atomic():
         queue.enqueue_many([queue.build("echo", i) for i in range(3)])
         raise RuntimeError("roll back")
-    assert Task.objects.count() == 1
+    assert Task.objects.count() == 2
     queue.enqueue_many([queue.build("echo", i, queue="bulk") for i in range(250)])
     assert counters.counts()["bulk"] == {"pending": 250}
 
@@ -57,3 +64,13 @@ def test_bulk_enqueue_wakes_listening_workers_once_per_queue_at_commit():
             assert list(listener.notifies(timeout=0.2)) == []  # nothing before the commit
         notes = list(listener.notifies(timeout=1, stop_after=2))
     assert sorted(note.payload for note in notes) == ["a", "b"]
+
+
+def test_ids_made_in_bulk_stay_in_order_and_on_the_clock():
+    # UUIDv7 with a counter: thousands of ids in one millisecond keep their order
+    # without running the id's clock ahead of the real one.
+    before = time.time()
+    ids = [queue.build("echo", None).id for _ in range(20_000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert all(i.version == 7 for i in ids[:10])
+    assert before - 1 <= (ids[-1].int >> 80) / 1000 <= time.time() + 1

@@ -1,13 +1,16 @@
 """The django.tasks backend, driven through Django's own task API, in one process."""
 
 import asyncio
+import io
 import json
+import logging
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.tasks import TaskResultStatus, default_task_backend, task, task_backends
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist, TaskResultMismatch
@@ -20,6 +23,7 @@ from tasks.exceptions import WorkerLost
 from tasks.handlers import registry
 from tasks.jobs import Job
 from tasks.models import Task, TaskStatus
+from tasks.queue.enqueue import LOCK_UNIQUE_KEY
 from tests import pytasks
 from tests.factories import TaskFactory
 from tests.test_api import api, post, token  # noqa: F401 - fixtures
@@ -102,9 +106,30 @@ def test_per_task_options_land_on_the_row_and_using_overrides_them():
     row = Task.objects.get(pk=pytasks.flaky.using(max_retries=7, timeout=9, retry_backoff=2).enqueue(2).id)
     assert (row.max_retries, row.timeout, row.retry_backoff) == (7, 9, 2)
     row = Task.objects.get(pk=pytasks.add.enqueue(1, 2).id)
-    assert (row.max_retries, row.timeout, row.retry_backoff) == (3, None, None)  # the queue's defaults
+    # As under Django's other backends, a task that raises has failed: no retries unless asked for.
+    assert (row.max_retries, row.timeout, row.retry_backoff) == (0, None, None)
     with pytest.raises(TypeError, match="unknown options: retries"):
         pytasks.add.using(retries=2)
+
+
+def test_the_backends_options_set_the_defaults_of_its_tasks(settings):
+    settings.TASKS = {"default": {"BACKEND": "tasks.backends.PostgresBackend", "QUEUES": [],
+                                  "OPTIONS": {"max_retries": 4, "timeout": 30, "retry_backoff": 5}}}
+    row = Task.objects.get(pk=pytasks.add.enqueue(1, 2).id)
+    assert (row.max_retries, row.timeout, row.retry_backoff) == (4, 30, 5)
+    row = Task.objects.get(pk=pytasks.flaky.enqueue(2).id)
+    assert (row.max_retries, row.timeout, row.retry_backoff) == (3, 30, 0.1)  # its own options win
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"max_retries": -1}, "max_retries"),
+    ({"timeout": "soon"}, "timeout"),
+    ({"retries": 3}, "Unknown OPTIONS retries"),
+])
+def test_bad_backend_options_are_refused_with_the_reason(settings, options, message):
+    settings.TASKS = {"default": {"BACKEND": "tasks.backends.PostgresBackend", "OPTIONS": options}}
+    with pytest.raises(ImproperlyConfigured, match=message):
+        task_backends["default"]
 
 
 @pytest.mark.parametrize("options, message", [
@@ -281,3 +306,108 @@ def test_progress_is_fenced_by_the_attempt_that_holds_the_task():
                 context.report_progress(bad)
     row.refresh_from_db()
     assert row.progress == 1 and len(row.progress_message) == 500
+
+
+# A @task's declared options are the defaults of every path that creates it:
+# the Python API, REST (one and bulk), schedules and the enqueue command.
+DECLARED = {"max_retries": 5, "timeout": 1, "retry_backoff": 7, "module": "tests.pytasks"}
+
+
+def declared_of(task_id) -> dict:
+    return Task.objects.values(*DECLARED).get(pk=task_id)
+
+
+def test_a_task_created_over_rest_keeps_its_declared_options_and_uniqueness(api):  # noqa: F811
+    first = post(api, {"type": "py-invoice", "payload": {"args": [41]}})
+    assert first.status_code == 201, first.content
+    assert declared_of(first.json()["id"]) == DECLARED
+    for _ in range(2):
+        again = post(api, {"type": "py-invoice", "payload": {"args": [41]}})
+        assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    # The same arguments from Python are the same task, however the payload was spelled.
+    assert pytasks.invoice.enqueue(41).id == first.json()["id"]
+    other = post(api, {"type": "py-invoice", "payload": {"args": [42]}, "max_retries": 1})
+    assert other.status_code == 201 and declared_of(other.json()["id"])["max_retries"] == 1  # asked for: wins
+    assert Task.objects.count() == 2
+
+
+def test_bulk_creates_over_rest_apply_the_declared_options_too(api):  # noqa: F811
+    body = {"tasks": [{"type": "py-invoice", "payload": {"args": [n]}} for n in (7, 7, 8)]}
+    response = post(api, body, path="/api/tasks/bulk")
+    assert response.status_code == 201, response.content
+    ids = response.json()["ids"]
+    assert ids[0] == ids[1] != ids[2] and Task.objects.count() == 2
+    assert all(declared_of(pk) == DECLARED for pk in set(ids))
+
+
+def test_schedules_and_the_enqueue_command_apply_the_declared_options():
+    from django.core.management import call_command
+
+    from tasks.backends import periodic
+
+    schedule = periodic.Schedule.objects.create(name="invoices", cron="* * * * *", task_type="py-invoice",
+                                                payload={"args": [1]}, next_run_at=timezone.now())
+    scheduled = periodic.run_now(schedule, timezone.now())
+    assert declared_of(scheduled.pk) == DECLARED
+    out = io.StringIO()
+    call_command("enqueue", "py-invoice", '{"args": [2]}', stdout=out)
+    assert declared_of(out.getvalue().split()[0]) == DECLARED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_aenqueue_waits_in_a_thread_and_never_blocks_the_event_loop(raw_conn):
+    # Another producer holds the task's unique key, so the enqueue waits on the database.
+    key = pytasks.throttled.key_for({"args": [5]})
+
+    async def scenario():
+        ticks = 0
+        with raw_conn.transaction():
+            raw_conn.execute(LOCK_UNIQUE_KEY, [key])
+            pending = asyncio.ensure_future(pytasks.throttled.aenqueue(5))
+            while ticks < 20:  # the loop goes on while the enqueue waits
+                await asyncio.sleep(0.01)
+                ticks += 1
+            assert not pending.done()
+        result = await asyncio.wait_for(pending, 10)
+        await sync_to_async(lambda: connection.close())()
+        return result, ticks
+
+    result, ticks = asyncio.run(scenario())
+    assert ticks == 20 and Task.objects.get(pk=result.id).unique_key == key
+
+
+def test_enqueue_many_of_a_task_is_one_insert_with_a_result_and_a_signal_each(enqueued, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        results = pytasks.describe.enqueue_many([([1],), {"value": 2, "label": "two"}, ("three",)])
+    rows = {str(row.pk): row for row in Task.objects.all()}
+    assert [rows[r.id].payload for r in results] == [
+        {"args": [[1]], "kwargs": {}}, {"args": [], "kwargs": {"value": 2, "label": "two"}},
+        {"args": ["three"], "kwargs": {}}]
+    assert all(rows[r.id].queue == "python" and rows[r.id].priority == 7 for r in results)
+    assert [r.args for r in results] == [[[1]], [], ["three"]] and results[1].kwargs == {"value": 2, "label": "two"}
+    assert [r.id for _, r in enqueued] == [r.id for r in results]
+    assert results[0].status == TaskResultStatus.READY and results[0].task.func is pytasks.describe.func
+
+
+def test_enqueue_many_checks_every_call_and_writes_nothing_when_one_is_bad():
+    with pytest.raises(InvalidTask, match="Task 2: The arguments do not fit add"):
+        pytasks.add.enqueue_many([(1, 2), (3, 4), (5,)])
+    with pytest.raises(InvalidTask, match="JSON"):
+        pytasks.add.enqueue_many([(1, 2), ({1}, 2)])
+    with pytest.raises(InvalidTask, match="tuple of arguments"):
+        pytasks.add.enqueue_many([(1, 2), 3])
+    assert not Task.objects.exists()
+
+
+def test_enqueue_many_of_a_unique_task_answers_duplicates_with_the_holder(enqueued):
+    held = pytasks.dedup.enqueue(1)
+    results = pytasks.dedup.enqueue_many([(1,), (2,), (2,)])
+    assert results[0].id == held.id and results[1].id == results[2].id != held.id
+    assert Task.objects.count() == 2 and len(enqueued) == 2
+
+
+def test_django_still_logs_task_signals_when_its_logger_asks(caplog):
+    # Signals nobody hears are not sent (a worker's hot path); Django's own log receiver counts.
+    with caplog.at_level(logging.DEBUG, logger="django.tasks"):
+        result = pytasks.add.enqueue(1, 2)
+    assert any(result.id in record.getMessage() and "enqueued" in record.getMessage() for record in caplog.records)

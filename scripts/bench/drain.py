@@ -19,7 +19,9 @@ from scripts.bench.util import manage, say, stop
 from tests.support.processes import wait_for
 
 QUEUE = "bench"
-NOOP = "echo"  # the built-in type closest to a no-op: returns its (null) payload
+# What a drain runs: "echo", the built-in type closest to a no-op (it returns its
+# null payload), or "django.tasks", a no-op @task function (scripts/bench/pytask.py).
+KINDS = ("echo", "django.tasks")
 
 
 @dataclass
@@ -37,14 +39,18 @@ class DrainRun:
         return self.tasks / self.seconds
 
 
-def enqueue_paused(n: int) -> None:
+def enqueue_paused(n: int, kind: str = "echo") -> None:
+    from scripts.bench.pytask import noop
     from tasks import queue
     from tasks.models import Queue
 
     Queue.pause(QUEUE)
-    tasks = [queue.build(NOOP, None, queue=QUEUE) for _ in range(n)]
     for start in range(0, n, 5000):
-        queue.enqueue_many(tasks[start:start + 5000])
+        size = min(5000, n - start)
+        if kind == "echo":
+            queue.enqueue_many([queue.build("echo", None, queue=QUEUE) for _ in range(size)])
+        else:
+            noop.using(queue_name=QUEUE).enqueue_many([(i,) for i in range(start, start + size)])
 
 
 def start_workers(processes: int, concurrency: int, env: dict | None = None) -> list:
@@ -67,7 +73,8 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def drain(n: int, processes: int, concurrency: int, env: dict | None = None, profile: bool = False) -> DrainRun:
+def drain(n: int, processes: int, concurrency: int, env: dict | None = None, profile: bool = False,
+          kind: str = "echo") -> DrainRun:
     """One measured drain; raises SystemExit if any task did not run exactly once.
     With `profile`, py-spy records the first worker (which slows it down)."""
     from django.db import connection
@@ -76,7 +83,7 @@ def drain(n: int, processes: int, concurrency: int, env: dict | None = None, pro
     from tasks.models import Queue, Task, Worker
 
     reset()
-    enqueue_paused(n)
+    enqueue_paused(n, kind)
     procs = start_workers(processes, concurrency, env)
     recording = Recording(procs[0].pid, "drain-profile") if profile else None
     Queue.resume(QUEUE)
@@ -96,6 +103,6 @@ def drain(n: int, processes: int, concurrency: int, env: dict | None = None, pro
     connection.close()
     run = DrainRun(processes, concurrency, n, finished - started, supervisor, slots,
                    recording.summary() if recording else "")
-    say(f"  {'profiled ' if profile else ''}drain {n} with {processes} process(es) x {concurrency} slots: {run.rate:,.0f} tasks/s "
+    say(f"  {'profiled ' if profile else ''}drain {n} {kind} with {processes} process(es) x {concurrency} slots: {run.rate:,.0f} tasks/s "
         f"({run.seconds:.2f} s), RSS supervisor {supervisor:.0f} MB, slot {slots:.0f} MB")
     return run

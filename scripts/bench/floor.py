@@ -1,4 +1,4 @@
-"""The floor: what PostgreSQL allows here, with no queue code in the way.
+"""The floors: what PostgreSQL allows here, with no queue code in the way.
 
 A plain psycopg loop claims and completes rows of a table equivalent to the
 task table: the same columns, indexes, storage settings and statement-level
@@ -12,6 +12,7 @@ import time
 import uuid
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from scripts.bench.util import say
 
@@ -81,3 +82,49 @@ def floor(url: str, n: int, batch: int) -> float:
         raise SystemExit(f"bench: the floor loop completed {done} of {n} rows")
     say(f"  floor, batches of {batch}: {n / seconds:,.0f} rows/s ({seconds:.2f} s for {n})")
     return n / seconds
+
+
+# The enqueue floors: what PostgreSQL takes for an INSERT with no queue in the
+# way, on the lean table of a minimal SKIP LOCKED queue (eight columns, one
+# partial index, no triggers): one job per INSERT and commit, and a thousand
+# per transaction through executemany (psycopg pipelines it).
+LEAN = "bench_jobs"
+CREATE_LEAN = f"""
+DROP TABLE IF EXISTS {LEAN};
+CREATE TABLE {LEAN} (
+    id bigserial PRIMARY KEY, priority int NOT NULL DEFAULT 0, run_at timestamptz NOT NULL DEFAULT now(),
+    status text NOT NULL DEFAULT 'ready', payload jsonb NOT NULL, attempts int NOT NULL DEFAULT 0,
+    started_at timestamptz, finished_at timestamptz
+);
+CREATE INDEX ON {LEAN} (priority DESC, run_at) WHERE status = 'ready';
+"""
+INSERT_LEAN = f"INSERT INTO {LEAN} (payload) VALUES (%s) RETURNING id"
+
+
+def insert_floor(url: str, n: int) -> float:
+    """INSERTs per second, each its own transaction (autocommit, prepared)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(CREATE_LEAN)
+        started = time.perf_counter()
+        for i in range(n):
+            conn.execute(INSERT_LEAN, (Jsonb({"n": i}),), prepare=True).fetchone()
+        rate = n / (time.perf_counter() - started)
+        conn.execute(f"DROP TABLE {LEAN}")
+    say(f"  floor, INSERT + commit one at a time: {rate:,.0f} rows/s")
+    return rate
+
+
+def bulk_floor(url: str, n: int, chunk: int) -> float:
+    """Rows per second inserted `chunk` per transaction with executemany."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(CREATE_LEAN)
+        cursor = conn.cursor()
+        started = time.perf_counter()
+        for start in range(0, n, chunk):
+            with conn.transaction():
+                cursor.executemany(INSERT_LEAN.replace(" RETURNING id", ""),
+                                   [(Jsonb({"n": i}),) for i in range(start, min(start + chunk, n))])
+        rate = n / (time.perf_counter() - started)
+        conn.execute(f"DROP TABLE {LEAN}")
+    say(f"  floor, executemany of {chunk:,} per transaction: {rate:,.0f} rows/s")
+    return rate

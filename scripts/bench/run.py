@@ -17,13 +17,24 @@ BULK_SIZE = 1000  # QUEUE_BULK_MAX's default
 SMALL_TABLE = 1_000
 
 
+KINDS = drain_.KINDS
+
+
 def enqueue(args, url: str) -> dict:
+    """Each kind one at a time and in bulk, each round beside the floors, alternated:
+    a burst of load from elsewhere hits all of them."""
     reset()
-    singles, bulks = [], []
-    for _ in range(max(args.runs, 5)):  # short runs, alternated: a burst of load elsewhere hits both
-        singles.append(enqueue_.single(2000))
-        bulks.append(enqueue_.bulk(args.tasks))
-    return {"single": median(singles), "bulk": median(bulks)}
+    rounds = []
+    for _ in range(max(args.runs, 5)):
+        row = {"floor_single": floor_.insert_floor(url, 2000), "floor_bulk": floor_.bulk_floor(url, args.tasks, BULK_SIZE)}
+        for kind in KINDS:
+            row[f"single {kind}"] = enqueue_.single(2000, kind)
+            row[f"bulk {kind}"] = enqueue_.bulk(args.tasks, BULK_SIZE, kind)
+        rounds.append(row)
+        reset()
+    result = {key: median([row[key] for row in rounds]) for key in rounds[0]}
+    result["single"], result["bulk"], result["bulk_size"] = result["single echo"], result["bulk echo"], BULK_SIZE
+    return result
 
 
 def api(args, url: str) -> dict:
@@ -47,37 +58,49 @@ TUNED = {"LOG_LEVEL": "WARNING", "QUEUE_ASYNC_COMMIT": "true"}
 
 
 def drain(args, url: str) -> dict:
-    """For 1 and 2 processes: one run per concurrency, more runs at the best one,
-    then the same with the TUNED settings. For 1 process, each run at the best
-    concurrency is paired with a floor run just before it, so that the ratio
-    compares two measurements under the same load from elsewhere."""
-    result = {"tuned": {}, "ratios": [], "tuned_ratios": []}
+    """For 1 and 2 processes: one run per concurrency (echo), then runs of each kind
+    at the best one, alternated, then the same with the TUNED settings. For 1
+    process, each echo run is paired with a floor run just before it, so that the
+    ratio compares two measurements under the same load from elsewhere; each
+    django.tasks run is paired with the echo run beside it."""
+    result = {"tuned": {}, "ratios": [], "tuned_ratios": [], "kind_ratios": {1: [], 2: []}}
     for processes in (1, 2):
         tried = [drain_.drain(args.tasks, processes, int(c)) for c in args.concurrency.split(",")]
         best = max(tried, key=lambda r: r.rate)
-        runs, tuned = [], []
+        runs, tuned = {kind: [] for kind in KINDS}, {kind: [] for kind in KINDS}
         for settings, out, ratios in ((None, runs, "ratios"), (TUNED, tuned, "tuned_ratios")):
             for _ in range(args.runs):
                 floor = floor_.floor(url, args.tasks, 100) if processes == 1 else None
-                out.append(drain_.drain(args.tasks, processes, best.concurrency, settings))
+                for kind in KINDS:
+                    out[kind].append(drain_.drain(args.tasks, processes, best.concurrency, settings, kind=kind))
                 if floor:
-                    result[ratios].append(out[-1].rate / floor)
+                    result[ratios].append(out["echo"][-1].rate / floor)
+                result["kind_ratios"][processes].append(out["django.tasks"][-1].rate / out["echo"][-1].rate)
+        everything = tried + [run for kind in KINDS for run in runs[kind] + tuned[kind]]
         result[processes] = {
             "concurrency": best.concurrency,
             "tried": {r.concurrency: r.rate for r in tried},
-            "rate": median([r.rate for r in runs]),
-            "supervisor_rss_mb": max(r.supervisor_rss_mb for r in tried + runs + tuned),
-            "slot_rss_mb": max(r.slot_rss_mb for r in tried + runs + tuned),
+            "rate": median([r.rate for r in runs["echo"]]),
+            "django.tasks": median([r.rate for r in runs["django.tasks"]]),
+            "tuned django.tasks": median([r.rate for r in tuned["django.tasks"]]),
+            "supervisor_rss_mb": max(r.supervisor_rss_mb for r in everything),
+            "slot_rss_mb": max(r.slot_rss_mb for r in everything),
         }
-        result["tuned"][processes] = median([r.rate for r in tuned])
+        result["tuned"][processes] = median([r.rate for r in tuned["echo"]])
         if processes == 1 and profile_.py_spy():
             result["profile"] = drain_.drain(args.tasks, 1, best.concurrency, profile=True).profile
     return result
 
 
 def latency(args, url: str) -> dict:
-    runs = [latency_.pickup(200, 4) for _ in range(args.runs)]
-    return _median_fields(runs, "p50_ms", "p99_ms", "max_ms")
+    """Pickup latency of each kind, runs alternated."""
+    runs = {kind: [] for kind in KINDS}
+    for _ in range(args.runs):
+        for kind in KINDS:
+            runs[kind].append(latency_.pickup(200, 4, kind=kind))
+    result = _median_fields(runs["echo"], "p50_ms", "p99_ms", "max_ms")
+    result["django.tasks"] = _median_fields(runs["django.tasks"], "p50_ms", "p99_ms", "max_ms")
+    return result
 
 
 def scale(args, url: str) -> dict:

@@ -7,47 +7,45 @@
         ...
 
 `QueueTask` is the backend's `task_class`: Django's Task plus this queue's
-per-task options. Defining one registers it in `tasks.registry` under its type
-name: the function's dotted path, or the name given as `expose=` (which also
-lets the REST API create it). Workers find the function through that registry,
-filled when they import the modules that define tasks (each installed app's
-`tasks` module, and QUEUE_HANDLER_MODULES); a name read from the database or the
-network is looked up there, never imported.
+per-task options. Defining one registers it in tasks.handlers.registry under
+its type name (the function's dotted path, or the name given as `expose=`,
+which also lets the REST API create it), with its module, its options and its
+unique key, so that every path that creates the task applies them.
+
+Workers know the tasks of the modules they import at start-up (each installed
+app's `tasks` module, and QUEUE_HANDLER_MODULES). A task defined anywhere else
+still runs: its rows record its module, and a worker that meets a type it does
+not know imports that module (tasks.handlers.registry.load). A type name read
+from the database or the network is never imported.
 """
 
-import asyncio
-import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from inspect import iscoroutinefunction, signature
+from inspect import Parameter, signature
 from typing import Any
 
-from django.apps import apps
-from django.tasks import Task, TaskContext
-from django.tasks.base import TaskError, TaskResultStatus
+from django.tasks import Task, TaskResult
 from django.tasks.exceptions import InvalidTask
-from django.tasks.signals import task_finished, task_started
-from django.utils import timezone
-from django.utils.json import normalize_json
 from django.utils.module_loading import autodiscover_modules
 
 from tasks import conf, validation
-from tasks.context import current_job, report_progress
-from tasks.exceptions import NOT_JSON, UnknownTaskType, traced
+from tasks.backends import runner, unique
 from tasks.handlers import registry
 
-logger = logging.getLogger("tasks.backends")
-
 OPTIONS = ("max_retries", "timeout", "retry_backoff", "unique", "unique_key")
+# Options a backend's OPTIONS may set for its tasks ("max_retries" defaults to 0,
+# as under Django's other backends: a task that raises has failed).
+BACKEND_OPTIONS = ("max_retries", "timeout", "retry_backoff")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueueTask(Task):
-    """A Django Task with this queue's options; `None` means the queue's default."""
+    """A Django Task with this queue's options; `None` means the backend's default."""
 
-    max_retries: int | None = None  # automatic retries (QUEUE_DEFAULT_MAX_RETRIES)
-    timeout: float | None = None  # seconds per attempt (QUEUE_DEFAULT_TIMEOUT)
-    retry_backoff: float | None = None  # backoff base in seconds (QUEUE_RETRY_BASE)
+    max_retries: int | None = None  # automatic retries (the backend's OPTIONS, else 0)
+    timeout: float | None = None  # seconds per attempt (OPTIONS, else QUEUE_DEFAULT_TIMEOUT)
+    retry_backoff: float | None = None  # backoff base in seconds (OPTIONS, else QUEUE_RETRY_BASE)
     # True: one active task per type and arguments; a number of seconds (or a
     # timedelta): also none enqueued that recently, even if it has finished.
     unique: bool | float | timedelta = False
@@ -73,24 +71,34 @@ class QueueTask(Task):
         changes = {name: value for name, value in options.items() if value is not None}
         return replace(task, **changes) if changes else task
 
-    def row_options(self) -> dict[str, Any]:
-        """Options of `tasks.queue.build` that this task sets."""
+    def enqueue_many(self, calls: Iterable[tuple | list | dict]) -> list[TaskResult]:
+        """Enqueue one task per call in one statement, all or nothing; their TaskResults, in order.
+
+        Each call is the positional arguments (a tuple or list) or the keyword
+        arguments (a dict) of one run: `send.enqueue_many([(1,), (2,)])`."""
+        return self.get_backend().enqueue_many(self, calls)
+
+    def declared_options(self) -> dict[str, Any]:
+        """Retries, timeout and backoff of this task's rows: its own, else its backend's OPTIONS."""
+        defaults = self.get_backend().options
         return {
-            "queue": self.queue_name,
-            "priority": self.priority,
-            "run_at": self.run_after,
-            "max_retries": self.max_retries,
-            "timeout": self.timeout,
-            "retry_backoff": self.retry_backoff,
+            "max_retries": defaults.get("max_retries", 0) if self.max_retries is None else self.max_retries,
+            "timeout": defaults.get("timeout") if self.timeout is None else self.timeout,
+            "retry_backoff": defaults.get("retry_backoff") if self.retry_backoff is None else self.retry_backoff,
         }
 
+    def row_options(self) -> dict[str, Any]:
+        """Options of `tasks.queue.build` that this task sets."""
+        return {"queue": self.queue_name, "priority": self.priority, "run_at": self.run_after,
+                **self.declared_options()}
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class QueueTaskContext(TaskContext):
-    """Django's TaskContext, plus progress reports."""
+    def key_for(self, payload: Any) -> str | None:
+        """The unique key of a payload of this task, or None when it is not unique.
 
-    def report_progress(self, value: float | None, message: str = "") -> bool:
-        return report_progress(value, message)
+        The same arguments give the same key however they were sent
+        (`{"args": [1]}` over REST, `{"args": [1], "kwargs": {}}` from Python)."""
+        args, kwargs = runner.split_payload(payload)
+        return unique.key_for(self.type_name, self.unique, self.unique_key, {"args": args, "kwargs": kwargs})
 
 
 _tasks: dict[str, QueueTask] = {}
@@ -99,14 +107,6 @@ _tasks: dict[str, QueueTask] = {}
 def get(type_name: str) -> QueueTask | None:
     """The @task function registered under `type_name`, if it is one."""
     return _tasks.get(type_name)
-
-
-def options_for(type_name: str) -> dict[str, Any]:
-    """Row options a type's @task declares (retries, timeout, backoff); {} for other types."""
-    task = _tasks.get(type_name)
-    if task is None:
-        return {}
-    return {"max_retries": task.max_retries, "timeout": task.timeout, "retry_backoff": task.retry_backoff}
 
 
 def validate_options(task: QueueTask) -> None:
@@ -121,7 +121,7 @@ def validate_options(task: QueueTask) -> None:
         task.max_retries is not None and validation.max_retries_error(task.max_retries),
         validation.timeout_error(task.timeout),
         validation.retry_backoff_error(task.retry_backoff),
-        unique_error(task.unique),
+        unique.error(task.unique),
         task.unique_key is not None and not (isinstance(task.unique_key, str) and 1 <= len(task.unique_key) <= 255)
         and "unique_key must be a string of 1 to 255 characters.",
     ]
@@ -129,13 +129,16 @@ def validate_options(task: QueueTask) -> None:
         raise InvalidTask(message)
 
 
-def unique_error(value) -> str | None:
-    if isinstance(value, bool):
-        return None
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if not isinstance(seconds, int | float) or seconds <= 0:
-        return "unique is True, or a window: a positive number of seconds or a timedelta."
-    return None
+def backend_options_error(options: dict) -> str | None:
+    """What is wrong with a PostgresBackend's OPTIONS, if anything."""
+    unknown = sorted(set(options) - set(BACKEND_OPTIONS))
+    if unknown:
+        return f"Unknown OPTIONS {', '.join(unknown)}; PostgresBackend takes {', '.join(BACKEND_OPTIONS)}."
+    return next(filter(None, [
+        "max_retries" in options and validation.max_retries_error(options["max_retries"]),
+        validation.timeout_error(options.get("timeout")),
+        validation.retry_backoff_error(options.get("retry_backoff")),
+    ]), None)
 
 
 def autodiscover() -> None:
@@ -150,39 +153,24 @@ def _define(task: QueueTask) -> None:
     known = _tasks.get(name)
     if known is not None and known.func is task.func:
         return
-    if (known is not None and known.module_path != task.module_path) or (known is None and _registered(name)):
+    if (known is not None and known.module_path != task.module_path) or (known is None and registry.find(name)):
         raise InvalidTask(f"The task type name {name!r} is already taken; choose another expose= name.")
     _tasks[name] = task
-    registry.register(name, _runner(task), validate=_payload_check(task), exposed=task.expose is not None)
-    if apps.ready and not _loaded_by_workers(task.func.__module__):
-        logger.warning(
-            "Task %s was defined after Django started, so worker processes may not know it. "
-            "Define tasks in an app's %r module, or list their module in QUEUE_HANDLER_MODULES.",
-            task.module_path, conf.get("AUTODISCOVER") or "tasks",
-        )
-
-
-def _registered(name: str) -> bool:
-    try:
-        registry.get(name)
-    except UnknownTaskType:
-        return False
-    return True
-
-
-def _loaded_by_workers(module: str) -> bool:
-    autodiscovered = conf.get("AUTODISCOVER")
-    return module in conf.get("HANDLER_MODULES") or bool(autodiscovered) and module.endswith(f".{autodiscovered}")
-
-
-def split_payload(payload: Any) -> tuple[list, dict]:
-    """(args, kwargs) of a Python task's payload, {"args": [...], "kwargs": {...}}."""
-    payload = payload or {}
-    return list(payload.get("args", [])), dict(payload.get("kwargs", {}))
+    registry.register(
+        name, runner.handler_for(task), validate=_payload_check(task), exposed=task.expose is not None,
+        module=task.func.__module__, defaults=task.declared_options,
+        unique_key=task.key_for if task.unique is not False or task.unique_key is not None else None,
+        unique_window=unique.window_seconds(task.unique),
+    )
 
 
 def _payload_check(task: QueueTask):
     params = signature(task.func)
+    skip = 1 if task.takes_context else 0
+    positional = [p for p in params.parameters.values() if p.kind in (Parameter.POSITIONAL_ONLY,
+                                                                       Parameter.POSITIONAL_OR_KEYWORD)][skip:]
+    simple = len(positional) + skip == len(params.parameters)  # no *args, **kwargs or keyword-only
+    least = sum(p.default is Parameter.empty for p in positional)
 
     def check(payload: Any) -> None:
         shape_ok = payload is None or (
@@ -191,61 +179,12 @@ def _payload_check(task: QueueTask):
         )
         if not shape_ok:
             raise ValueError('The payload of a Python task is {"args": [...], "kwargs": {...}}.')
-        args, kwargs = split_payload(payload)
+        args, kwargs = runner.split_payload(payload)
+        if simple and not kwargs and least <= len(args) <= len(positional):
+            return  # fits: Signature.bind would say so, slower (bulk enqueues check every row)
         try:
-            params.bind(*([None] if task.takes_context else []), *args, **kwargs)
+            params.bind(*([None] * skip), *args, **kwargs)
         except TypeError as exc:
             raise ValueError(f"The arguments do not fit {task.name}{params}: {exc}.") from None
 
     return check
-
-
-def _runner(task: QueueTask):
-    """The registry handler of `task`: runs it in a slot process, as Django describes."""
-
-    def run(payload: Any) -> Any:
-        args, kwargs = split_payload(payload)
-        backend = task.get_backend()
-        # The live row: status RUNNING, the attempts so far, the arguments.
-        result = backend.get_result(str(current_job().id))
-        task_started.send(type(backend), task_result=result)
-        try:
-            if task.takes_context:
-                args = [QueueTaskContext(task_result=result), *args]
-            value = _call(task, args, kwargs)
-            try:
-                value = normalize_json(value)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"{NOT_JSON}: {exc}") from exc
-        except BaseException as exc:
-            kind = type(exc)
-            result.errors.append(TaskError(
-                exception_class_path=f"{kind.__module__}.{kind.__qualname__}",
-                traceback=traced(exc)["traceback"],
-            ))
-            _finish(backend, result, TaskResultStatus.FAILED)
-            raise
-        object.__setattr__(result, "_return_value", value)
-        _finish(backend, result, TaskResultStatus.SUCCESSFUL)
-        return value
-
-    return run
-
-
-def _call(task: QueueTask, args: list, kwargs: dict) -> Any:
-    if iscoroutinefunction(task.func):
-        # Not Task.call: its async_to_sync runs the event loop in another thread,
-        # where the timeout (SIGALRM, raised in this thread) cannot stop the
-        # coroutine. Here the loop runs in this thread; on timeout, asyncio.run
-        # cancels the coroutine before re-raising.
-        return asyncio.run(task.func(*args, **kwargs))
-    return task.func(*args, **kwargs)
-
-
-def _finish(backend, result, status: TaskResultStatus) -> None:
-    object.__setattr__(result, "status", status)
-    object.__setattr__(result, "finished_at", timezone.now())
-    # A receiver's error must not change the outcome the task already has.
-    for receiver, response in task_finished.send_robust(type(backend), task_result=result):
-        if isinstance(response, Exception):
-            logger.error("task_finished receiver %r raised %r", receiver, response, exc_info=response)

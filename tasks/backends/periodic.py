@@ -155,5 +155,5 @@ def run_now(schedule: Schedule, now: datetime) -> Task:
 def _enqueue(schedule: Schedule, key: str, *, run_at: datetime, now: datetime) -> Task:
     return queue.enqueue(
         schedule.task_type, schedule.payload, queue=schedule.queue, priority=schedule.priority,
-        run_at=run_at, unique_key=key, now=now, **functions.options_for(schedule.task_type),
+        run_at=run_at, unique_key=key, now=now,
     )

@@ -9,7 +9,7 @@ from django.tasks import TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 
-from tasks.backends import functions
+from tasks.backends import functions, runner
 from tasks.exceptions import UnknownTaskType
 from tasks.handlers import registry
 from tasks.models import Task, TaskStatus
@@ -27,11 +27,20 @@ DJANGO_STATUS = {
 _CURRENT_ATTEMPT = (TaskStatus.PROCESSING, TaskStatus.COMPLETED)
 
 
+def enqueued(task: DjangoTask, row: Task, args: list, kwargs: dict, backend_alias: str) -> TaskResult:
+    """The TaskResult of a row `task` has just inserted: READY, with no history."""
+    return runner.task_result(
+        task=task, id=str(row.id), status=TaskResultStatus.READY, enqueued_at=row.created_at, started_at=None,
+        finished_at=None, last_attempted_at=None, args=args, kwargs=kwargs, backend=backend_alias, errors=[],
+        worker_ids=[],
+    )
+
+
 def to_result(row: Task, backend_alias: str) -> TaskResult:
     """The TaskResult of a task row, whatever created it (Python, REST, a schedule)."""
     task = _task_of(row, backend_alias)
     if isinstance(task, functions.QueueTask):
-        args, kwargs = functions.split_payload(row.payload)
+        args, kwargs = runner.split_payload(row.payload)
     else:
         args, kwargs = [row.payload], {}
     result = TaskResult(
@@ -81,8 +90,4 @@ def _task_of(row: Task, backend_alias: str) -> DjangoTask:
                               queue_name=row.queue, run_after=run_after)
         except InvalidTask as exc:
             raise TaskResultDoesNotExist(f"Task {row.id} cannot be described as a django.tasks Task: {exc}") from exc
-    try:
-        return task.using(priority=row.priority, queue_name=row.queue, run_after=run_after)
-    except InvalidTask:
-        # A queue outside the backend's QUEUES (created over REST): the task as defined.
-        return task
+    return runner.as_row(task, row.priority, row.queue, run_after)

@@ -7,7 +7,8 @@
 - `.using(unique_key="invoice-42")`: an explicit key, shared by any task that
   names it, with the task's window if it has one.
 
-Enqueueing a task whose key is held returns the holder (`tasks.queue.enqueue_unique`).
+Enqueueing a task whose key is held returns the holder (`tasks.queue.enqueue_unique`),
+from Python or over REST alike (the registry carries the key of each unique type).
 """
 
 import hashlib
@@ -15,17 +16,15 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from tasks.backends.functions import QueueTask
 
-
-def key_for(task: QueueTask, payload: Any) -> str | None:
-    """The task's unique key for these arguments, or None when it is not unique."""
-    if task.unique_key is not None:
-        return task.unique_key
-    if task.unique is False:
+def key_for(type_name: str, unique: bool | float | timedelta, unique_key: str | None, payload: Any) -> str | None:
+    """The unique key of a task of `type_name` with these arguments, or None when it is not unique."""
+    if unique_key is not None:
+        return unique_key
+    if unique is False:
         return None
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return f"{task.type_name}:{hashlib.sha256(canonical.encode()).hexdigest()}"
+    return f"{type_name}:{hashlib.sha256(canonical.encode()).hexdigest()}"
 
 
 def window_seconds(unique: bool | float | timedelta) -> float | None:
@@ -35,3 +34,13 @@ def window_seconds(unique: bool | float | timedelta) -> float | None:
     if isinstance(unique, timedelta):
         return unique.total_seconds()
     return float(unique)
+
+
+def error(value) -> str | None:
+    """What is wrong with a task's `unique` option, if anything."""
+    if isinstance(value, bool):
+        return None
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if not isinstance(seconds, int | float) or seconds <= 0:
+        return "unique is True, or a window: a positive number of seconds or a timedelta."
+    return None

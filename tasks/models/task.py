@@ -7,9 +7,9 @@ from django.db import models
 from django.db.models import Q
 from django.tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY
 from django.utils import timezone
-from uuid6 import uuid7
 
 from tasks.access import PERMISSIONS
+from tasks.db import uuid7
 
 
 class TaskStatus(models.TextChoices):
@@ -82,6 +82,10 @@ class Task(models.Model):
         null=True, blank=True, help_text="Backoff base in seconds; empty uses QUEUE_RETRY_BASE."
     )
     webhook = models.URLField(max_length=2000, blank=True)
+    # The module that defines a Python (@task) type, recorded by the producer's
+    # registry, never taken from a client: a worker that has not imported it
+    # imports it to run the task (tasks.handlers.registry.load).
+    module = models.CharField(max_length=200, blank=True, default="", db_default="")
 
     result = models.JSONField(null=True, blank=True)
     last_error = models.TextField(blank=True)

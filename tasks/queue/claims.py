@@ -16,6 +16,8 @@ from tasks.jobs import Failure, Job, Outcome
 from tasks.models import TaskStatus
 from tasks.queue import retry_policy
 
+# RETURNING gives each job what its slot needs, down to created_at: a Python
+# task's TaskResult is built from it rather than from a read of the row per task.
 # The CTE is MATERIALIZED so that LIMIT and FOR NO KEY UPDATE SKIP LOCKED apply
 # once, before the UPDATE; inlined, the planner may re-evaluate it per row and
 # claim more or fewer rows than asked. One LATERAL probe per queue walks the
@@ -45,12 +47,12 @@ SET status = 'processing', worker_id = %(worker)s, attempt = t.attempt + 1,
 FROM picked
 WHERE t.id = picked.id
 RETURNING t.id, t.type, t.payload, t.queue, t.priority, t.attempt, t.retry_count,
-          t.max_retries, t.timeout, t.run_at, t.retry_backoff
+          t.max_retries, t.timeout, t.run_at, t.retry_backoff, t.created_at
 """
 # What a worker holds that it does not know of (few rows: task_status_idx).
 HELD = """
 SELECT t.id, t.type, t.payload, t.queue, t.priority, t.attempt, t.retry_count,
-       t.max_retries, t.timeout, t.run_at, t.retry_backoff
+       t.max_retries, t.timeout, t.run_at, t.retry_backoff, t.created_at
 FROM tasks_task t
 WHERE t.status = 'processing' AND t.worker_id = %(worker)s AND t.id <> ALL(%(known)s::uuid[])
 """
@@ -181,6 +183,7 @@ def _jobs(rows, worker_id: UUID) -> list[Job]:
             id=row[0], type=row[1], payload_json=row[2], queue=row[3], priority=row[4],
             attempt=row[5], retry_count=row[6], max_retries=row[7],
             timeout=row[8] or default_timeout, worker_id=worker_id, retry_backoff=row[10],
+            created_at=row[11].timestamp(), run_at=row[9].timestamp(),
         )
         for row in sorted(rows, key=lambda r: (-r[4], r[9], r[0]))
     ]

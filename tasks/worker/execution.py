@@ -2,13 +2,15 @@
 
 Payloads travel as JSON text from the claim to the slot and results come back
 as JSON text, so the supervisor never parses them.
+
+A job of a type this process does not know may be a Python task defined in a
+module the worker did not import at start-up: its row records that module,
+and the slot imports it (once per process) before giving up on the type.
 """
 
 import json
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.db import close_old_connections
 
@@ -16,6 +18,11 @@ from tasks.context import running
 from tasks.exceptions import TaskTimeout, traced
 from tasks.handlers import registry
 from tasks.jobs import Job, Outcome
+from tasks.models import Task
+
+# The timeout of the attempt running now, for the alarm handler; None when no
+# attempt is running (an alarm then is a leftover and is ignored).
+_limit: list[float | None] = [None]
 
 
 def execute(job: Job) -> Outcome:
@@ -24,9 +31,14 @@ def execute(job: Job) -> Outcome:
     started = time.time()
     try:
         with running(job):
-            handler = registry.get(job.type)
-            with deadline(job.timeout):
+            handler = registry.find(job.type) or discover(job)
+            _limit[0] = job.timeout
+            signal.setitimer(signal.ITIMER_REAL, job.timeout)
+            try:
                 value = handler.func(job.payload)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                _limit[0] = None
             result_json = json.dumps(value, allow_nan=False)
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -37,21 +49,23 @@ def execute(job: Job) -> Outcome:
     return Outcome(job.id, job.attempt, True, result_json, None, started, time.time())
 
 
-@contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Raise TaskTimeout in this (main) thread after `seconds`.
+def discover(job: Job) -> registry.Handler:
+    """The handler of a type not known here, from the module its row records."""
+    module = Task.objects.filter(pk=job.id).values_list("module", flat=True).first()
+    return registry.load(job.type, module or "")
+
+
+def enforce_timeouts() -> None:
+    """Make SIGALRM raise TaskTimeout in the running handler; a slot calls this once.
 
     Cooperative: it interrupts Python code and sleeps. Code stuck in C that
     ignores signals is handled by the supervisor, which replaces the process.
-    """
+    Installed once per process rather than around each task: setting a signal
+    handler costs more than a no-op task."""
+    signal.signal(signal.SIGALRM, _expire)
 
-    def expire(signum, frame):
+
+def _expire(signum, frame) -> None:
+    seconds = _limit[0]
+    if seconds is not None:
         raise TaskTimeout(f"The task ran longer than its timeout of {seconds:g} seconds.")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)

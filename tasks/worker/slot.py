@@ -27,7 +27,7 @@ from operator import attrgetter
 from uuid import UUID
 
 from tasks.jobs import Job, Outcome
-from tasks.worker.execution import execute
+from tasks.worker.execution import enforce_timeouts, execute
 
 logger = logging.getLogger("tasks.worker")
 
@@ -199,6 +199,7 @@ def slot_main(conn: Connection, index: int, memory_limit_mb: int) -> None:
     # whole process group, and a slot must finish its task rather than die.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    enforce_timeouts()
     die_with_parent()
     if memory_limit_mb:
         limit = memory_limit_mb * 1024 * 1024
