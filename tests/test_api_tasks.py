@@ -52,7 +52,7 @@ def test_bulk_inserts_every_task_in_one_statement_and_returns_ids_in_order(api):
     assert body["count"] == 300
     stored = Task.objects.in_bulk(body["ids"])
     assert [stored[uuid.UUID(i)].payload for i in body["ids"]] == list(range(300))
-    # One statement (a COPY): the statement-level counter trigger ran once, writing
+    # One statement (an INSERT): the statement-level counter trigger ran once, writing
     # one delta per (queue, status); a statement per task would have written 300.
     assert sorted(StatDelta.objects.values_list("queue", "delta")) == [("q0", 100), ("q1", 100), ("q2", 100)]
 
