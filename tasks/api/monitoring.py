@@ -18,7 +18,7 @@ from tasks import conf
 from tasks.api.errors import json_error
 from tasks.api.operator_serializers import HealthSerializer, StatsSerializer
 from tasks.models import Worker, WorkerState
-from tasks.telemetry import metrics, summary
+from tasks.telemetry import alarms, metrics, summary
 
 HEALTH_RETRY_AFTER = "5"
 
@@ -37,7 +37,8 @@ def stats(request):
 @permission_classes([AllowAny])
 @throttle_classes([])  # load balancers poll it; it must not be rate limited
 def health(request):
-    """The database answers, and how many workers are alive. No token needed; 503 when the database is unreachable."""
+    """The database answers, and how many workers are alive. No token needed; 503 when the database is
+    unreachable; "degraded" (still 200) when tasks wait and no live worker runs them."""
     now = timezone.now()
     try:
         seen = Worker.objects.alive(now).aggregate(
@@ -47,11 +48,14 @@ def health(request):
     except DatabaseError as exc:
         return Response(
             {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}", "workers": None,
-             "workers_paused": None, "last_heartbeat_age_seconds": None},
+             "workers_paused": None, "problems": [], "last_heartbeat_age_seconds": None},
             status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": HEALTH_RETRY_AFTER},
         )
+    # Still 200 when degraded: this web process serves; the problems are the worker fleet's.
+    problems = alarms.fleet_problems(now, alive=seen["alive"], paused=seen["paused"])
     return Response({
-        "status": "ok", "database": "ok", "workers": seen["alive"], "workers_paused": seen["paused"],
+        "status": "degraded" if problems else "ok", "database": "ok", "workers": seen["alive"],
+        "workers_paused": seen["paused"], "problems": problems,
         "last_heartbeat_age_seconds": round((now - last).total_seconds(), 3) if last else None,
     })
 

@@ -115,6 +115,10 @@ class Task(models.Model):
             models.Index(fields=["run_at"], name="task_scheduled_idx", condition=Q(status="scheduled")),
             # Serves lists filtered by status (newest first), rescue and pruning.
             models.Index(fields=["status", "-id"], name="task_status_idx"),
+            # Serves the dead letters in failure order, newest first. Partial: only rows
+            # that reach `failed` pay for it, never the enqueue, claim or completion.
+            models.Index(models.F("completed_at").desc(), models.F("id").desc(), name="task_failed_idx",
+                         condition=Q(status="failed")),
         ]
         constraints = [
             models.CheckConstraint(
