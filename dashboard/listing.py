@@ -114,11 +114,12 @@ class Page:
         return self.newer is None
 
 
-def paginate(walk: QuerySet, filters: Q, order: Order, params: QueryDict, size: int = PAGE_SIZE) -> Page:
+def paginate(walk: QuerySet, filters: Q, order: Order, params: QueryDict, size: int | None = None) -> Page:
     """One page of `walk.filter(filters)` in `order`, from the `after`/`before` parameters.
 
     `walk` holds what an index narrows (the status), `filters` the rest; when
     `filters` is not empty, a page reads at most SCAN_BUDGET rows of `walk`."""
+    size = size or PAGE_SIZE
     after, before = order.decode(params.get("after")), order.decode(params.get("before"))
     reverse = before is not None and after is None
     start = before if reverse else after
@@ -126,8 +127,8 @@ def paginate(walk: QuerySet, filters: Q, order: Order, params: QueryDict, size: 
         walk = walk.filter(order.beyond(start, reverse))
     bound = _budget_edge(walk, order, reverse) if filters else None
     rows_query = walk.filter(filters)
-    if bound is not None:
-        rows_query = rows_query.filter(order.beyond(bound, reverse, inclusive=True))
+    if bound is not None:  # up to the bound and no further: "beyond" it the other way round
+        rows_query = rows_query.filter(order.beyond(bound, not reverse, inclusive=True))
     rows = list(rows_query.order_by(*order.keys(reverse))[: size + 1])
     more, rows = len(rows) > size, rows[:size]
     cut = bound is not None and not more  # the walk stopped at its budget before the page filled

@@ -7,7 +7,8 @@ from django.utils.dateparse import parse_datetime
 
 from dashboard.access import reader
 from dashboard.filters import select
-from dashboard.listing import SCAN_BUDGET, STATE_LABELS, count, paginate, sort_links
+from dashboard import listing
+from dashboard.listing import STATE_LABELS, count, paginate, sort_links
 from dashboard.rendering import render_live
 from tasks import conf
 from tasks.models import ACTIVE_STATUSES, DeliveryStatus, Task, Worker
@@ -31,7 +32,7 @@ def list_context(request, *, fixed_status: str = "") -> dict:
         "count": count(selection.tasks, status=selection.status, queue=selection.queue,
                        uncounted=selection.uncounted, page=page),
         "sorts": sort_links(request.GET, selection.order, selection.status),
-        "state_label": STATE_LABELS.get(selection.status, "State"), "budget": SCAN_BUDGET,
+        "state_label": STATE_LABELS.get(selection.status, "State"), "budget": listing.SCAN_BUDGET,
         "bulk_actions": BULK_CHOICES if not fixed_status else [("retry", "Retry"), ("delete", "Delete")],
         "filtered": bool(selection.described),
         "filter_fields": [(k, request.GET[k]) for k in ("q", "status", "type", "queue", "priority")

@@ -44,7 +44,10 @@ CROSS JOIN LATERAL (
       AND right(id::text, 2) = %(tail)s
 ) t
 """
-ID_ENDS = "SELECT (SELECT min(id) FROM tasks_task), (SELECT max(id) FROM tasks_task)"
+# Both ends of the primary key (PostgreSQL 16 has no min() for uuid).
+ID_ENDS = """
+SELECT (SELECT id FROM tasks_task ORDER BY id LIMIT 1), (SELECT id FROM tasks_task ORDER BY id DESC LIMIT 1)
+"""
 
 
 def short_id(value) -> str:

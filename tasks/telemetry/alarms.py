@@ -73,12 +73,12 @@ def dead_letters_rising(failed_per_minute: list[int]) -> tuple[int, float] | Non
 def _fleet(alive: int, running: int, pending: int, processing: int) -> list[Alarm]:
     if not alive and (pending or processing):
         return [Alarm("no_worker", CRITICAL,
-                      f"No worker is alive while {pending} tasks are pending and {processing} processing: nothing "
+                      f"No worker is alive while {_tasks(pending)} pending and {processing} processing: nothing "
                       "runs, and nothing rescues the processing ones, until a worker starts "
                       "(python manage.py worker).")]
     if alive and not running and pending:
         return [Alarm("workers_paused", CRITICAL,
-                      f"Every live worker is paused while {pending} tasks are pending: resume one on the Workers page.")]
+                      f"Every live worker is paused while {_tasks(pending)} pending: resume one on the Workers page.")]
     return []
 
 
@@ -101,7 +101,7 @@ def _lost(now: datetime, alive: list[Worker]) -> list[Alarm]:
         silent = f" stopped heartbeating {int((now - worker.last_heartbeat).total_seconds())} s ago and" if worker else ""
         more = "" if len(held) < HELD_SHOWN else " (at least)"
         found.append(Alarm("lost_worker", CRITICAL,
-                           f"{name}{silent} still holds {len(tasks)}{more} processing tasks; {rescue}.", held=tasks))
+                           f"{name}{silent} still holds {_tasks(len(tasks))}{more} in processing; {rescue}.", held=tasks))
     return found
 
 
@@ -113,18 +113,22 @@ def _queues(queues: list[QueueSummary], alive: list[Worker]) -> list[Alarm]:
         pending = q.counts[TaskStatus.PENDING]
         if q.paused:
             found.append(Alarm("paused_queue", WARNING if pending else INFO,
-                               f"Queue {q.name} is paused" + (f" with {pending} pending tasks." if pending else "."),
+                               f"Queue {q.name} is paused" + (f" with {_tasks(pending)} pending." if pending else "."),
                                queue=q.name))
             continue
         if pending and alive and "*" not in served and q.name not in served:
             found.append(Alarm("unserved_queue", WARNING,
-                               f"Queue {q.name} has {pending} pending tasks but no running worker serves it.",
+                               f"Queue {q.name} has {_tasks(pending)} pending but no running worker serves it.",
                                queue=q.name))
         if threshold and q.oldest_pending_age and q.oldest_pending_age > threshold:
             found.append(Alarm("old_pending", WARNING,
                                f"Queue {q.name}: the oldest pending task has waited {_minutes(q.oldest_pending_age)} "
                                f"(the alarm is set at {_minutes(threshold)}).", queue=q.name))
     return found
+
+
+def _tasks(count: int) -> str:
+    return f"{count} task{'' if count == 1 else 's'}"
 
 
 def _minutes(seconds: float) -> str:
