@@ -2,10 +2,10 @@
 bulk actions on selected rows, and the audit log every action writes."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 
 from tasks.models import AuditEntry, Queue, Task, TaskStatus, WebhookDelivery, Worker, WorkerState
+from tests.dashboard_helpers import queue_group, queue_groups
 from tests.factories import ScheduleFactory, TaskFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ PAGES = ["/dashboard/", "/dashboard/tasks/", "/dashboard/workers/", "/dashboard/
 
 def member_of(django_user_model, group: str, name: str, *, staff: bool = True) -> Client:
     user = django_user_model.objects.create_user(name, password="pw-1", is_staff=staff)
-    user.groups.add(Group.objects.get(name=group))  # created by migration 0011
+    user.groups.add(queue_group(group))
     client = Client()
     client.force_login(user)
     return client
@@ -158,3 +158,13 @@ def test_the_admin_deletes_only_finished_tasks_after_saying_how_many(admin_clien
     assert "Delete 1 of the 2 selected tasks" in asked and Task.objects.count() == 2
     admin_client.post("/admin/tasks/task/", {**form, **YES})
     assert list(Task.objects.values_list("pk", flat=True)) == [running.pk]
+
+
+def test_the_migration_makes_a_viewers_and_an_operators_group_with_their_scopes():
+    from django.contrib.auth.models import Group
+
+    Group.objects.filter(name__in=list(queue_groups.GROUPS)).delete()
+    for name, codenames in queue_groups.GROUPS.items():
+        assert set(queue_group(name).permissions.values_list("codename", flat=True)) == set(codenames)
+    assert queue_groups.GROUPS == {"Queue viewers": ["queue_read"],
+                                   "Queue operators": ["queue_read", "queue_enqueue", "queue_operate"]}

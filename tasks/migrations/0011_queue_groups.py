@@ -15,9 +15,10 @@ def create_groups(apps, schema_editor):
     from django.contrib.auth.management import create_permissions
 
     tasks_app = apps.get_app_config("tasks")
-    tasks_app.models_module = True
+    models_module = getattr(tasks_app, "models_module", None)
+    tasks_app.models_module = models_module or True  # create_permissions skips an app without models
     create_permissions(tasks_app, apps=apps, verbosity=0)
-    tasks_app.models_module = None
+    tasks_app.models_module = models_module
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for name, codenames in GROUPS.items():
