@@ -98,16 +98,18 @@ WHERE k.kind <> 'failed' OR b = 8
 CLEAN_HISTORY = "DELETE FROM tasks_timingcount WHERE queue LIKE %(like)s OR type LIKE %(like)s"
 
 
-def timed(client: Client, path: str, repeat: int = 5) -> tuple[float, list[dict]]:
-    """The best time of `repeat` requests in ms, and the queries of the last one."""
-    best = float("inf")
+def timed(client: Client, path: str, repeat: int = 5) -> tuple[float, float, list[dict]]:
+    """The best of `repeat` requests: its time and its statements' time in ms, and its statements."""
+    best, best_queries = float("inf"), []
     for _ in range(repeat):
         with CaptureQueriesContext(connection) as queries:
             start = time.perf_counter()
             response = client.get(path)
-            best = min(best, time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
         assert response.status_code == 200, (path, response.status_code)
-    return best * 1000, queries.captured_queries
+        if elapsed < best:
+            best, best_queries = elapsed, queries.captured_queries
+    return best * 1000, sum(float(q["time"]) for q in best_queries) * 1000, best_queries
 
 
 def explain(queries: list[dict]) -> str:
@@ -131,9 +133,9 @@ def load(rows: int) -> None:
             cursor.execute(DELIVERIES, {"like": like})
         cursor.execute(CLEAN_HISTORY, {"like": like})
         cursor.execute(HISTORY, {"mark": MARK})
-        cursor.execute("ANALYZE tasks_task")
-        cursor.execute("ANALYZE tasks_webhookdelivery")
-        cursor.execute("ANALYZE tasks_timingcount")
+        # As autovacuum leaves a table in service (visibility map set: index-only scans), and analysed.
+        for table in ("tasks_task", "tasks_webhookdelivery", "tasks_timingcount"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
     fold_stats.run_once(timezone.now())
 
 
@@ -203,10 +205,11 @@ def main() -> None:
         oldest_failed = cursor.fetchone()[0]
 
     plans = []
-    print(f"\n| page ({args.rows:,} tasks) | best of 5, ms | queries |\n| --- | ---: | ---: |")
+    print(f"\n| page ({args.rows:,} tasks) | best of 5, ms | of which SQL, ms | statements |\n"
+          "| --- | ---: | ---: | ---: |")
     for name, path in pages({"middle": middle, "oldest_failed": oldest_failed}):
-        ms, queries = timed(client, path)
-        print(f"| {name} | {ms:.0f} | {len(queries)} |")
+        ms, sql_ms, queries = timed(client, path)
+        print(f"| {name} | {ms:.0f} | {sql_ms:.0f} | {len(queries)} |")
         if args.explain:
             plans.append((name, explain(queries)))
     for name, plan in plans:

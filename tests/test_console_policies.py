@@ -21,7 +21,7 @@ T = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
     ("", None, "-created", "id", True),                  # every list: newest first
     ("", "created", "created", "id", False),             # ... or oldest first
     ("", "-failed", "-created", "id", True),             # an order the list does not offer falls back
-    ("scheduled", None, "runs", "run_at", False),        # scheduled: soonest first (task_scheduled_idx)
+    ("scheduled", None, "runs", "run_at", False),        # scheduled: soonest first (task_scheduled_run_idx)
     ("processing", None, "running", "started_at", False),  # running: longest first
     ("failed", None, "-failed", "completed_at", True),   # dead letters: newest failure first (task_failed_idx)
     ("failed", "failed", "failed", "completed_at", False),

@@ -161,7 +161,7 @@ class TaskAdmin(ScopedAdmin):
     kind = "task"
     form = TaskAdminForm
     list_display = ("short_id", "type", "coloured_status", "queue", "priority", "retries", "created_at",
-                    "completed_at", "has_webhook")
+                    "completed_at")
     list_filter = ("status", TypeFilter, QueueFilter, PriorityFilter, CreatedFilter)
     search_fields = ("=type", "=queue", "last_error")
     search_help_text = "A task id, a short id, the start of an id, a type or a queue (exactly), or text of an error."
@@ -229,10 +229,6 @@ class TaskAdmin(ScopedAdmin):
     @admin.display(description="retries")
     def retries(self, task):
         return task.retries_label
-
-    @admin.display(description="webhook", boolean=True)
-    def has_webhook(self, task):
-        return bool(task.webhook)
 
     @admin.display(description="payload")
     def payload_json(self, task):

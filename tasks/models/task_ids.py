@@ -32,16 +32,17 @@ HEX_PREFIX = re.compile(r"^[0-9a-f]{4,32}$")
 SHORT_ID = re.compile(r"^[0-9a-f]{8}$")
 CYCLE_BITS = 24  # the short id's six time digits
 
-# One probe per cycle between the oldest and the newest id: the id range of the
-# millisecond `cycle * 2**24 + offset`, then the two random digits.
+# One probe of the primary key per cycle between the oldest and the newest id:
+# the id range of the millisecond `cycle * 2**24 + offset`, then the two random
+# digits. LATERAL with a LIMIT, so that each probe is an index range scan
+# (given the ranges as a join, the planner may scan the table instead).
 SHORT_ID_PROBES = """
 SELECT t.id
-FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS c(cycle)
+FROM unnest(%(lows)s::uuid[], %(highs)s::uuid[]) AS r(low, high)
 CROSS JOIN LATERAL (
     SELECT id FROM tasks_task
-    WHERE id BETWEEN (lpad(to_hex(c.cycle * %(size)s + %(offset)s), 12, '0') || repeat('0', 20))::uuid
-                 AND (lpad(to_hex(c.cycle * %(size)s + %(offset)s), 12, '0') || repeat('f', 20))::uuid
-      AND right(id::text, 2) = %(tail)s
+    WHERE id >= r.low AND id <= r.high AND right(id::text, 2) = %(tail)s
+    LIMIT 100
 ) t
 """
 # Both ends of the primary key (PostgreSQL 16 has no min() for uuid).
@@ -89,11 +90,11 @@ def with_short_id(text: str) -> list[uuid.UUID]:
         oldest, newest = cursor.fetchone()
         if oldest is None:
             return []
-        size = 2**CYCLE_BITS
-        cursor.execute(SHORT_ID_PROBES, {
-            "first": (oldest.int >> 80) // size, "last": (newest.int >> 80) // size,
-            "size": size, "offset": int(text[:6], 16), "tail": text[6:],
-        })
+        size, offset = 2**CYCLE_BITS, int(text[:6], 16)
+        millis = [cycle * size + offset for cycle in range((oldest.int >> 80) // size, (newest.int >> 80) // size + 1)]
+        cursor.execute(SHORT_ID_PROBES, {"lows": [uuid.UUID(int=ms << 80) for ms in millis],
+                                         "highs": [uuid.UUID(int=(ms << 80) | (2**80 - 1)) for ms in millis],
+                                         "tail": text[6:]})
         return [row[0] for row in cursor.fetchall()]
 
 
