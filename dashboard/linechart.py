@@ -71,7 +71,8 @@ def line_chart(title: str, starts: list[datetime], lines: list[tuple[str, int, b
                                     [r[0] for r in runs if len(r) == 1]))
     ticks = [(v, text) for v, text in TIME_TICKS if low / 10 < v < high * 10] if log else \
         [(v, label(v)) for v in _linear_ticks(high)]
-    chart.y_labels = [(round(y_of(v), 1), text) for v, text in ticks if chart.top - 1 <= y_of(v) <= chart.plot_bottom + 1]
+    chart.y_labels = [(round(y_of(v), 1), text) for v, text in ticks
+                      if chart.top - 1 <= y_of(v) <= chart.plot_bottom + 1]
     middle = len(starts) // 2
     chart.x_labels = [(chart.left, f"{starts[0]:{time_format}}", "start"),
                       (round(chart.left + middle * step, 1), f"{starts[middle]:{time_format}}", "middle"),
