@@ -55,4 +55,14 @@ class Migration(migrations.Migration):
             model_name='timingcount',
             constraint=models.UniqueConstraint(fields=('resolution', 'start', 'queue', 'type', 'kind', 'bin'), name='timingcount_key'),
         ),
+        migrations.AlterField(
+            model_name='schedule',
+            name='last_run_at',
+            field=models.DateTimeField(blank=True, help_text='The last tick that enqueued a task; Run now leaves it alone.', null=True),
+        ),
+        migrations.AlterField(
+            model_name='schedule',
+            name='last_task',
+            field=models.ForeignKey(blank=True, help_text='The last task enqueued, by a tick or by Run now.', null=True, on_delete=django.db.models.deletion.DB_SET_NULL, related_name='+', to='tasks.task'),
+        ),
     ]

@@ -22,7 +22,7 @@ from django.db import connection
 
 from tasks.db import in_batches
 from tasks.models import TimingCount, TimingKind
-from tasks.telemetry.event_log import HORIZON
+from tasks.telemetry.event_log import fold_statement
 
 # Upper bounds (seconds) of the histogram bins: 1 ms times powers of sqrt(2),
 # up to about 26 hours; width_bucket numbers them 0 (below 1 ms) to len (above).
@@ -32,19 +32,11 @@ WINDOWS = {"1h": (3600, 60), "24h": (86400, 900), "7d": (7 * 86400, 3600)}
 # How long rows of each resolution are kept: the widest window that reads them, and a margin.
 RETENTION = {60: 2 * 3600, 900: 2 * 86400, 3600: 8 * 86400}
 
-CURSOR = "SELECT coalesce(max(xid), 0) AS xid, coalesce(max(event_id), 0) AS id FROM tasks_eventcursor WHERE name = 'history'"
-
 # One sample per task: claims carry the wait, completions the run time, new
 # dead letters only count. Each sample goes to its period at every resolution,
 # once per queue and once per type.
 FOLD_BATCH = 5000
-FOLD = f"""
-WITH cur AS ({CURSOR}),
-batch AS MATERIALIZED (
-    SELECT e.* FROM tasks_event e, cur
-    WHERE (e.xid, e.id) > (cur.xid, cur.id) AND e.xid < {HORIZON}
-    ORDER BY e.xid, e.id LIMIT %(limit)s
-), samples AS (
+FOLD = fold_statement("history", """samples AS (
     SELECT b.at, b.queue, b.type, CASE b.event WHEN 'task.started' THEN 'wait' ELSE 'run' END AS kind,
            width_bucket(s, %(bounds)s::float8[]) AS bin, s AS seconds, 1 AS n
     FROM batch b CROSS JOIN LATERAL unnest(b.seconds) AS s
@@ -65,13 +57,7 @@ batch AS MATERIALIZED (
     ) a ORDER BY 1, 2, 3, 4, 5, 6
     ON CONFLICT (resolution, start, queue, type, kind, bin) DO UPDATE
     SET count = tasks_timingcount.count + excluded.count, sum = tasks_timingcount.sum + excluded.sum
-), moved AS (
-    INSERT INTO tasks_eventcursor (name, xid, event_id)
-    SELECT 'history', xid, id FROM batch ORDER BY xid DESC, id DESC LIMIT 1
-    ON CONFLICT (name) DO UPDATE SET xid = excluded.xid, event_id = excluded.event_id
-)
-SELECT count(*) FROM batch
-"""
+)""")
 
 PRUNE = "DELETE FROM tasks_timingcount WHERE resolution = %s AND start < %s"
 
