@@ -88,7 +88,7 @@ def select(params, *, fixed_status: str = "") -> tuple[TaskFilterForm, Selection
         words.append(f"matching {text!r}")
         by_id = matching_id(text, min_prefix=4)
         if by_id is not None and walk.filter(by_id).exists():
-            walk = walk.filter(by_id)  # a handful of ids: index lookups, no walk to bound
+            walk = walk.filter(by_id)  # primary-key lookups or a range: nothing to bound
         else:
             filters &= search(text)
         uncounted = True
