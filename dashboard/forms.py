@@ -1,4 +1,4 @@
-"""The create-task form and the task-list filters.
+"""The create-task form.
 
 The create form only turns text into values; the checks are those of the REST
 API (tasks/validation.py, through tasks.queue.build), so a bad field gets the
@@ -15,12 +15,13 @@ from django.utils.dateparse import parse_datetime
 
 from tasks import queue, validation
 from tasks.handlers import registry
-from tasks.models import Task, TaskStatus
+from tasks.models import Task
 
 BASIC, ADVANCED = "basic", "advanced"
 # Filled only on the Advanced tab; the Basic tab sends none of them.
 ADVANCED_FIELDS = ("priority", "scheduled_for", "max_retries", "timeout", "webhook", "queue")
-SCHEDULE_FORMAT = "The time must be a date and time, for example 2030-01-01T09:00 (in {zone}) or 2030-01-01T09:00:00Z."
+SCHEDULE_FORMAT = ("The time must be a date and time, for example 2030-01-01 09:00 (in {zone}), "
+                   "2030-01-01T09:00+02:00 or 2030-01-01T07:00Z.")
 
 
 def type_choices() -> list[tuple[str, str]]:
@@ -37,8 +38,9 @@ class TaskForm(forms.Form):
     )
     priority = forms.CharField(required=False, initial="0", help_text="-100..100, higher runs first.",
                                widget=forms.NumberInput(attrs={"min": -100, "max": 100}))
-    scheduled_for = forms.CharField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}),
-                                    help_text="Empty runs now.")
+    # Text, not datetime-local: a browser's date picker cannot take the time zone the help text offers.
+    scheduled_for = forms.CharField(required=False, widget=forms.TextInput(
+        attrs={"placeholder": "2030-01-01 09:00", "inputmode": "numeric", "autocomplete": "off"}))
     max_retries = forms.CharField(required=False, help_text="Empty uses the default.",
                                   widget=forms.NumberInput(attrs={"min": 0, "max": validation.MAX_RETRIES}))
     timeout = forms.CharField(required=False, help_text="Seconds; empty uses the default.",
@@ -56,7 +58,9 @@ class TaskForm(forms.Form):
             for name in ADVANCED_FIELDS:
                 self.data.pop(name, None)
         zone = timezone.get_current_timezone_name()
-        self.fields["scheduled_for"].help_text = f"Empty runs now. In {zone} unless a zone is given."
+        self.fields["scheduled_for"].help_text = (
+            f"Empty runs now. In {zone} unless a zone is given: 2030-01-01 09:00, 2030-01-01T09:00+02:00 "
+            "or 2030-01-01T07:00Z.")
 
     @property
     def active_tab(self) -> str:
@@ -85,19 +89,24 @@ class TaskForm(forms.Form):
         return parse_when(self.cleaned_data["scheduled_for"])
 
     def clean(self):
+        """Every field's errors at once, as the API reports them: the checks of
+        tasks.queue.build run even when some fields did not parse (those are
+        given their defaults here, and keep their own error)."""
         data = self.cleaned_data
-        if self.errors:
-            return data
         try:
-            data["task"] = queue.build(
-                data["type"], data["payload"], queue=data["queue"], priority=data["priority"],
-                run_at=data["scheduled_for"], max_retries=data["max_retries"],
-                timeout=data["timeout"], webhook=data["webhook"].strip(),
+            task = queue.build(
+                data.get("type", ""), data.get("payload"), queue=data.get("queue", "default"),
+                priority=data.get("priority", 0), run_at=data.get("scheduled_for"),
+                max_retries=data.get("max_retries"), timeout=data.get("timeout"),
+                webhook=data.get("webhook", "").strip(),
             )
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
-                for message in messages:
-                    self.add_error(field if field in self.fields else None, message)
+                if field not in self.errors:  # a field that did not parse already says why
+                    for message in messages:
+                        self.add_error(field if field in self.fields else None, message)
+        else:
+            data["task"] = task
         return data
 
     def save(self) -> Task:
@@ -147,34 +156,3 @@ def _check(message, value):
     if message:
         raise ValidationError(message)
     return value
-
-
-class TaskFilterForm(forms.Form):
-    """Filters of the task list; bad values are ignored rather than refused."""
-
-    q = forms.CharField(required=False, label="Search",
-                        widget=forms.SearchInput(attrs={"placeholder": "id, type, queue, error or payload text"}))
-    status = forms.ChoiceField(required=False, choices=[("", "any status"), *TaskStatus.choices])
-    type = forms.CharField(required=False, widget=forms.Select)
-    queue = forms.CharField(required=False, widget=forms.Select)
-    priority = forms.IntegerField(required=False, min_value=-100, max_value=100,
-                                  widget=forms.NumberInput(attrs={"placeholder": "any"}))
-
-    def __init__(self, *args, queues=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["type"].widget.choices = [("", "any type"), *type_choices()]
-        self.fields["queue"].widget.choices = [("", "any queue"), *((q, q) for q in queues)]
-
-    def filters(self) -> dict:
-        """The valid, non-empty filters, as field lookups (the search aside)."""
-        self.is_valid()
-        data = getattr(self, "cleaned_data", {})
-        return {
-            name: data[name] for name in ("status", "type", "queue", "priority")
-            if name in data and data[name] not in ("", None)
-        }
-
-    @property
-    def search(self) -> str:
-        self.is_valid()
-        return getattr(self, "cleaned_data", {}).get("q", "").strip()

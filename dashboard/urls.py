@@ -1,6 +1,18 @@
 from django.urls import path
 
-from dashboard.views import create, dead_letters, overview, queues, schedules, task_actions, tasks, workers
+from dashboard.views import (
+    audit,
+    bulk,
+    create,
+    dead_letters,
+    metrics,
+    overview,
+    queues,
+    schedules,
+    task_actions,
+    tasks,
+    workers,
+)
 
 app_name = "dashboard"
 
@@ -8,21 +20,23 @@ urlpatterns = [
     path("", overview.overview, name="overview"),
     path("tasks/", tasks.task_list, name="tasks"),
     path("tasks/new/", create.create_task, name="create"),
+    path("tasks/bulk/", bulk.bulk, name="bulk"),
     path("tasks/<uuid:pk>/", tasks.task_detail, name="task"),
     path("tasks/<uuid:pk>/retry/", task_actions.retry, name="task_retry"),
     path("tasks/<uuid:pk>/cancel/", task_actions.cancel, name="task_cancel"),
     path("tasks/<uuid:pk>/run-now/", task_actions.run_now, name="task_run_now"),
     path("tasks/<uuid:pk>/delete/", task_actions.delete, name="task_delete"),
+    path("tasks/<uuid:pk>/deliveries/<int:delivery>/redeliver/", task_actions.redeliver, name="redeliver"),
     path("workers/", workers.worker_list, name="workers"),
     path("workers/<uuid:pk>/pause/", workers.pause, name="worker_pause"),
     path("workers/<uuid:pk>/resume/", workers.resume, name="worker_resume"),
     path("queues/", queues.queue_list, name="queues"),
-    path("queues/<str:name>/pause/", queues.pause, name="queue_pause"),
-    path("queues/<str:name>/resume/", queues.resume, name="queue_resume"),
-    path("queues/<str:name>/purge/", queues.purge, name="queue_purge"),
+    path("queues/<str:queue_name>/pause/", queues.pause, name="queue_pause"),
+    path("queues/<str:queue_name>/resume/", queues.resume, name="queue_resume"),
+    path("queues/<str:queue_name>/purge/", queues.purge, name="queue_purge"),
     path("dead-letters/", dead_letters.dead_letter_list, name="dead_letters"),
-    path("dead-letters/retry-all/", dead_letters.retry_all, name="dead_letters_retry_all"),
-    path("dead-letters/delete-all/", dead_letters.delete_all, name="dead_letters_delete_all"),
     path("schedules/", schedules.schedule_list, name="schedules"),
     path("schedules/<int:pk>/<slug:action>", schedules.schedule_action, name="schedule-action"),
+    path("metrics/", metrics.metrics, name="metrics"),
+    path("audit/", audit.audit_log, name="audit"),
 ]

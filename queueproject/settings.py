@@ -274,6 +274,8 @@ _QUEUE_SETTINGS = [
     # Operations: the event log behind /api/events and the metrics, and /metrics access.
     ("EVENT_RETENTION", "float", 3600.0),
     ("METRICS_TOKEN", "str", ""),
+    # The overview's alarm: a queue whose oldest pending task waited longer than this (0: off).
+    ("ALARM_PENDING_AGE", "float", 300.0),
     # Input limits.
     ("MAX_PAYLOAD_BYTES", "int", 256 * 1024),
     ("MAX_PAYLOAD_DEPTH", "int", 32),

@@ -3,11 +3,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from dashboard.views.site import favicon
 from queueproject import errors
 from tasks.api.monitoring import metrics_view
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),

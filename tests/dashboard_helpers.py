@@ -1,7 +1,14 @@
 """Shared pieces of the dashboard tests: users and clients."""
 
+import importlib
+
 import pytest
+from django.apps import apps
+from django.contrib.auth.models import Group
 from django.test import Client
+
+# The migration that creates the groups "Queue viewers" and "Queue operators".
+queue_groups = importlib.import_module("tasks.migrations.0011_queue_groups")
 
 
 @pytest.fixture
@@ -25,3 +32,10 @@ def member_client(django_user_model):
 
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def queue_group(name: str) -> Group:
+    """A group the data migration creates. Tests that run on a flushed database
+    (after a transactional test) get it back the way the migration makes it."""
+    queue_groups.create_groups(apps, None)
+    return Group.objects.get(name=name)

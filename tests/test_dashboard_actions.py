@@ -96,11 +96,11 @@ def test_actions_need_the_csrf_token(staff):
     assert status_of(task) == TaskStatus.PENDING
 
 
-def test_actions_are_for_staff_only(client, member_client):
+def test_actions_need_a_signed_in_user_with_a_scope(client, member_client):
     task = TaskFactory(status=TaskStatus.FAILED)
     worker = WorkerFactory()
     for url in (f"/dashboard/tasks/{task.pk}/retry/", f"/dashboard/workers/{worker.pk}/pause/",
-                "/dashboard/queues/default/purge/", "/dashboard/dead-letters/retry-all/"):
+                "/dashboard/queues/default/purge/", "/dashboard/tasks/bulk/"):
         assert client.post(url, YES).status_code == 302  # to the login page
         assert member_client.post(url, YES).status_code == 403
     assert status_of(task) == TaskStatus.FAILED
@@ -116,26 +116,33 @@ def test_next_may_only_point_back_into_this_site(staff_client):
     assert local.url == "/dashboard/dead-letters/?queue=a"
 
 
-def test_pause_and_resume_a_worker(staff_client):
+def test_pause_and_resume_a_worker_ask_first(staff_client):
     worker = WorkerFactory()
-    response = staff_client.post(f"/dashboard/workers/{worker.pk}/pause/")
+    asked = staff_client.post(f"/dashboard/workers/{worker.pk}/pause/")
+    assert "Please confirm" in asked.content.decode() and f"Pause worker {worker.name}?" in asked.content.decode()
+    assert Worker.objects.get(pk=worker.pk).state == WorkerState.RUNNING
+    response = staff_client.post(f"/dashboard/workers/{worker.pk}/pause/", YES)
     assert response.url == "/dashboard/workers/"
     assert Worker.objects.get(pk=worker.pk).state == WorkerState.PAUSED
     assert "is paused" in message(response)
-    again = staff_client.post(f"/dashboard/workers/{worker.pk}/pause/")
+    again = staff_client.post(f"/dashboard/workers/{worker.pk}/pause/", YES)
     assert "cannot be paused" in message(again)
-    staff_client.post(f"/dashboard/workers/{worker.pk}/resume/")
+    staff_client.post(f"/dashboard/workers/{worker.pk}/resume/", YES)
     assert Worker.objects.get(pk=worker.pk).state == WorkerState.RUNNING
 
 
-def test_pause_resume_and_purge_a_queue(staff_client):
+def test_pause_resume_and_purge_a_queue_each_ask_first(staff_client):
     waiting = TaskFactory.create_batch(3, queue="emails", status=TaskStatus.PENDING)
     running = TaskFactory(queue="emails", status=TaskStatus.PROCESSING)
     other = TaskFactory(queue="default", status=TaskStatus.PENDING)
 
-    staff_client.post("/dashboard/queues/emails/pause/")
+    assert "Pause queue emails?" in staff_client.post("/dashboard/queues/emails/pause/").content.decode()
+    assert not Queue.is_paused("emails")
+    staff_client.post("/dashboard/queues/emails/pause/", YES)
     assert Queue.is_paused("emails")
-    staff_client.post("/dashboard/queues/emails/resume/")
+    assert "Resume queue emails?" in staff_client.post("/dashboard/queues/emails/resume/").content.decode()
+    assert Queue.is_paused("emails")
+    staff_client.post("/dashboard/queues/emails/resume/", YES)
     assert not Queue.is_paused("emails")
 
     asked = staff_client.post("/dashboard/queues/emails/purge/")
@@ -147,21 +154,27 @@ def test_pause_resume_and_purge_a_queue(staff_client):
     assert status_of(running) == "processing" and status_of(other) == "pending"
 
 
-def test_retry_all_and_delete_all_dead_letters_of_a_filter(staff_client):
+def test_retry_all_and_delete_all_dead_letters_of_a_filter_keep_the_filter_and_count_exactly(staff_client):
     emails = TaskFactory.create_batch(2, queue="emails", status=TaskStatus.FAILED)
-    reports = TaskFactory.create_batch(2, queue="reports", status=TaskStatus.FAILED)
+    reports = TaskFactory.create_batch(3, queue="reports", status=TaskStatus.FAILED)
     done = TaskFactory(queue="emails", status=TaskStatus.COMPLETED)
+    back = "/dashboard/dead-letters/?queue=emails"
+    form = {"action": "retry", "scope": "matching", "list": "dead_letters", "queue": "emails", "next": back}
 
-    asked = staff_client.post("/dashboard/dead-letters/retry-all/", {"queue": "emails"})
-    assert "Retry every dead letter of queue emails?" in asked.content.decode()
-    assert 'name="queue" value="emails"' in asked.content.decode()  # the filter rides along
-    response = staff_client.post("/dashboard/dead-letters/retry-all/", {"queue": "emails", **YES})
-    assert "2 dead letters of queue emails retried" in message(response)
+    asked = staff_client.post("/dashboard/tasks/bulk/", form).content.decode()
+    assert "Retry 2 tasks? Those are the failed or cancelled tasks among the dead letters matching queue emails" in asked
+    assert 'name="queue" value="emails"' in asked  # the filter rides along
+    response = staff_client.post("/dashboard/tasks/bulk/", {**form, **YES})
+    assert "2 tasks retried (the dead letters matching queue emails)" in message(response)
+    assert response.url == back  # the same list, the same filter
     assert {status_of(t) for t in emails} == {"pending"}
     assert {status_of(t) for t in reports} == {"failed"}
 
-    response = staff_client.post("/dashboard/dead-letters/delete-all/", YES)
-    assert "2 dead letters deleted" in message(response)
+    everything = {"action": "delete", "scope": "matching", "list": "dead_letters"}
+    assert "Delete 3 tasks? Those are the failed (dead letters) tasks among every dead letter" in \
+        staff_client.post("/dashboard/tasks/bulk/", everything).content.decode()
+    response = staff_client.post("/dashboard/tasks/bulk/", {**everything, **YES})
+    assert "3 tasks deleted" in message(response)
     assert not Task.objects.filter(pk__in=[t.pk for t in reports]).exists()
     assert Task.objects.filter(pk__in=[t.pk for t in emails + [done]]).count() == 3
 

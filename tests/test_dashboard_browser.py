@@ -3,18 +3,25 @@ the real web server (uvicorn) and a real worker process on the test database.
 
 Log in, create a task through the Advanced tab (after a refused first try),
 watch it reach `completed` on the overview without reloading, and retry a
-failed task from its detail page. Screenshots of each page go to the
-git-ignored screenshots/ folder.
+failed task from its detail page. Then the console's features and the bugs
+fixed in them: alarms, long errors that must not widen a page, bulk actions
+with exact counts, the create form's time zone, the refresh control, dark
+mode (screenshots/dashboard-dark.png), every page on a phone, and a read-only
+operator refused what the page does not offer. Screenshots of each page go
+to the git-ignored screenshots/ folder.
 """
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from tasks import queue
 from tasks.models import Task
+from tests.dashboard_helpers import queue_group
 from tests.support.processes import ROOT, wait_for
 from tests.support.web import WebServer
 
@@ -143,3 +150,148 @@ def test_operator_creates_watches_and_retries_tasks_in_a_real_browser(
     expect(phone.locator('[data-stat="total"]')).to_have_text("2")
     shot(phone, "12-overview-phone")
     assert worker.proc.poll() is None
+
+
+def fits(page, width: int) -> None:
+    """The page is no wider than the screen: nothing pushed off to the right."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, page.url
+
+
+def log_in(page, base: str, name: str, password: str) -> None:
+    page.goto(f"{base}/admin/login/?next=/dashboard/")
+    page.fill("#id_username", name)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/dashboard/")
+
+
+def test_console_features_and_fixed_bugs_in_a_real_browser(browser, web_server, django_user_model):
+    from playwright.sync_api import expect
+
+    from tasks.models import Schedule, TaskStatus, Worker
+
+    django_user_model.objects.create_superuser("admin", "admin@example.com", PASSWORD)
+    viewer = django_user_model.objects.create_user("viewer", password=PASSWORD, is_staff=True)
+    viewer.groups.add(queue_group("Queue viewers"))
+    now = timezone.now()
+    url_error = "ConnectionError: GET https://example.com/" + "a" * 240 + " failed"
+    token_error = "AuthError: token " + "T" * 3000 + " was refused"
+    long_ones = []
+    for error in (url_error, token_error):
+        task = queue.enqueue("echo", "x", queue="emails")
+        Task.objects.filter(pk=task.pk).update(status=TaskStatus.FAILED, last_error=error, completed_at=now,
+                                               errors=[{"attempt": 1, "type": "ConnectionError", "message": error}])
+        long_ones.append(task)
+    dead = []
+    for i in range(3):
+        task = queue.enqueue("echo", i, queue="reports")
+        Task.objects.filter(pk=task.pk).update(status=TaskStatus.FAILED, last_error=f"RuntimeError: {i}",
+                                               completed_at=now - timedelta(minutes=i))
+        dead.append(task)
+    lost = Worker.objects.create(hostname="lost-box", pid=4242, queues=["*"], concurrency=2,
+                                 last_heartbeat=now - timedelta(minutes=3))
+    held = queue.enqueue("sleep", 60)
+    Task.objects.filter(pk=held.pk).update(status=TaskStatus.PROCESSING, worker_id=lost.pk, started_at=now)
+    queue.enqueue("echo", "waiting")
+    Schedule.objects.create(name="nightly", cron="0 3 * * *", task_type="echo", payload="x", next_run_at=now)
+
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.on("dialog", lambda dialog: dialog.accept())
+    log_in(page, web_server, "admin", PASSWORD)
+
+    # Alarms: no live worker while work waits, and the lost worker's task, listed.
+    expect(page.locator('[data-alarm="no_worker"]')).to_contain_text("No worker is alive")
+    expect(page.locator('[data-alarm="lost_worker"]')).to_contain_text("lost-box:4242")
+    expect(page.locator(f'[data-alarm="lost_worker"] a[href="/dashboard/tasks/{held.pk}/"]')).to_be_visible()
+    shot(page, "20-overview-alarms")
+
+    # A long error wraps; its whole text is one click away; the page stays as wide as the screen.
+    for task in long_ones:
+        page.goto(f"{web_server}/dashboard/tasks/{task.pk}/")
+        fits(page, 1440)
+        if page.locator("[data-error] summary").count():  # a long one is clamped: one click shows it all
+            page.click("[data-error] summary")
+            expect(page.locator("[data-error] pre")).to_be_visible()
+            fits(page, 1440)
+        expect(page.locator("[data-error]").last).to_contain_text(Task.objects.get(pk=task.pk).last_error[-40:])
+    shot(page, "21-long-error")
+    page.goto(f"{web_server}/dashboard/dead-letters/")
+    fits(page, 1440)
+    for button in page.locator("td.buttons button").all():
+        box = button.bounding_box()
+        assert box and box["x"] + box["width"] <= 1440
+    shot(page, "22-dead-letters")
+
+    # Bulk: filter by a menu, tick two rows, confirm the exact count, land on the same filter.
+    page.select_option('form.filters select[name="queue"]', "reports")
+    page.click("form.filters button[type=submit]")
+    expect(page.locator("[data-count]")).to_contain_text("3 dead letters")
+    page.locator(f'input[name="ids"][value="{dead[0].pk}"]').check()
+    page.locator(f'input[name="ids"][value="{dead[1].pk}"]').check()
+    expect(page.locator("[data-selected-count]")).to_have_text("2")
+    page.select_option('form.bulk select[name="action"]', "retry")
+    page.click('form.bulk button[value="selected"]')
+    expect(page.locator(".question")).to_contain_text("Retry 2 tasks?")
+    shot(page, "23-bulk-confirm")
+    page.click("button:has-text('Yes, go ahead')")
+    expect(page.locator(".messages")).to_contain_text("2 tasks retried")
+    assert "queue=reports" in page.url
+    expect(page.locator("[data-count]")).to_contain_text("1 dead letter")
+    assert {Task.objects.get(pk=t.pk).status for t in dead[:2]} == {"pending"}
+
+    # The create form takes the time zone its help text offers.
+    page.goto(f"{web_server}/dashboard/tasks/new/?tab=advanced")
+    page.select_option("#id_type", "echo")
+    page.fill("#id_scheduled_for", "2099-01-01 09:00+02:00")
+    page.click("button:has-text('Create task')")
+    expect(page.locator(".messages")).to_contain_text("scheduled")
+    assert Task.objects.filter(run_at=datetime(2099, 1, 1, 7, 0, tzinfo=UTC)).exists()
+
+    # Live refresh: the operator pauses it, and it stays paused across pages.
+    page.select_option("#refresh", "0")
+    page.goto(f"{web_server}/dashboard/queues/")
+    expect(page.locator("#refresh")).to_have_value("0")
+    assert page.evaluate("document.documentElement.dataset.refresh") == "0"
+    page.select_option("#refresh", "2")
+
+    # Dark mode follows the browser.
+    dark = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    dark.context.add_cookies(page.context.cookies())
+    dark.goto(f"{web_server}/dashboard/")
+    background = dark.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(13, 17, 23)", background
+    # To the git-ignored screenshots/ (docs/dashboard-dark.png is a copy made by hand, not by every run).
+    dark.screenshot(path=SHOTS / "dashboard-dark.png", full_page=True)
+
+    # A phone gets every page in one column, no wider than its screen.
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.context.add_cookies(page.context.cookies())
+    for path in ("/dashboard/", "/dashboard/tasks/", "/dashboard/tasks/new/?tab=advanced", "/dashboard/workers/",
+                 "/dashboard/queues/", "/dashboard/dead-letters/", "/dashboard/schedules/", "/dashboard/metrics/",
+                 "/dashboard/audit/", f"/dashboard/tasks/{long_ones[1].pk}/"):
+        phone.goto(web_server + path)
+        fits(phone, 390)
+    shot(phone, "24-schedules-phone")
+
+    # A read-only operator sees everything, is offered nothing, and is refused what they try anyway.
+    reader = browser.new_page(viewport={"width": 1280, "height": 900})
+    reader.on("dialog", lambda dialog: dialog.accept())
+    log_in(reader, web_server, "viewer", PASSWORD)
+    expect(reader.locator(".badge.role")).to_have_text("read-only")
+    reader.goto(f"{web_server}/dashboard/dead-letters/")
+    expect(reader.locator(f'tr[data-task="{dead[2].pk}"]')).to_be_visible()
+    expect(reader.locator("td.buttons button")).to_have_count(0)
+    status = reader.evaluate("""async (url) => {
+        const token = document.cookie.split('; ').find(c => c.startsWith('csrftoken=')).split('=')[1];
+        const response = await fetch(url, {method: 'POST', headers: {'X-CSRFToken': token,
+            'Content-Type': 'application/x-www-form-urlencoded'}, body: 'confirm=yes'});
+        return response.status;
+    }""", f"/dashboard/tasks/{dead[2].pk}/retry/")
+    assert status == 403
+    assert Task.objects.get(pk=dead[2].pk).status == "failed"
+    shot(reader, "25-read-only")
+
+    # The audit log shows who did what.
+    page.goto(f"{web_server}/dashboard/audit/")
+    expect(page.locator("table.audit")).to_contain_text("tasks.retry")
+    expect(page.locator("table.audit")).to_contain_text("task.create")

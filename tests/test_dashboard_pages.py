@@ -14,8 +14,10 @@ from tests.factories import TaskFactory, WorkerFactory
 pytestmark = pytest.mark.django_db
 
 PAGES = ["/dashboard/", "/dashboard/tasks/", "/dashboard/tasks/new/", "/dashboard/workers/",
-         "/dashboard/queues/", "/dashboard/dead-letters/"]
-LIVE_PAGES = ["/dashboard/", "/dashboard/workers/", "/dashboard/queues/"]
+         "/dashboard/queues/", "/dashboard/dead-letters/", "/dashboard/schedules/", "/dashboard/metrics/",
+         "/dashboard/audit/"]
+LIVE_PAGES = ["/dashboard/", "/dashboard/tasks/", "/dashboard/workers/", "/dashboard/queues/",
+              "/dashboard/dead-letters/", "/dashboard/schedules/", "/dashboard/metrics/", "/dashboard/audit/"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -26,10 +28,10 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client, path):
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_signed_in_users_who_are_not_staff_are_refused(member_client, path):
+def test_signed_in_users_without_the_read_scope_are_refused(member_client, path):
     response = member_client.get(path)
     assert response.status_code == 403
-    assert "signed in as <b>member</b>, but this page is for staff users" in response.content.decode()
+    assert "signed in as <b>member</b>, but the dashboard needs the read scope" in response.content.decode()
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -49,9 +51,10 @@ def test_an_expired_session_on_a_live_fragment_asks_htmx_for_a_full_page_login(c
 
 
 @pytest.mark.parametrize("path", LIVE_PAGES)
-def test_live_pages_poll_themselves_and_answer_htmx_with_the_fragment_alone(staff_client, path):
+def test_live_pages_refresh_themselves_and_answer_htmx_with_the_fragment_alone(staff_client, path):
     page = staff_client.get(path).content.decode()
-    assert f'hx-get="{path}" hx-trigger="every 2s' in page
+    assert f'data-live hx-get="{path}" hx-trigger="live-refresh"' in page
+    assert '<select id="refresh"' in page  # the interval (or pause) the operator chooses
     fragment = staff_client.get(path, **HTMX).content.decode()
     assert fragment.lstrip().startswith('<div id="live"')
     assert "<html" not in fragment and "hx-trigger" in fragment
@@ -82,7 +85,7 @@ def test_overview_shows_counts_throughput_queues_oldest_pending_and_recent_tasks
     assert 'emails</a> <span class="badge paused">paused</span>' in html
     # Recent tasks, with the failed one's error in red.
     assert f'data-task="{failed.pk}"' in html
-    assert '<td data-label="Error" class="error">RuntimeError: boom</td>' in html
+    assert 'class="error"><span class="clamp long">RuntimeError: boom</span>' in html
 
 
 def test_overview_chart_reads_folded_minutes_of_the_last_hour_only(staff_client):
@@ -103,7 +106,7 @@ def test_task_table_shows_colour_priority_retries_error_and_webhook(staff_client
     row = row[: row.index("</tr>")]
     assert 'class="badge status-scheduled">scheduled<' in row
     assert "★ 5" in row and "Retries: 1/3" in row
-    assert 'class="error">ConnectionError: timeout<' in row
+    assert 'class="clamp long">ConnectionError: timeout<' in row
     assert 'title="Webhook: https://example.com/hook">🔗' in row
 
 
@@ -256,9 +259,9 @@ def test_dead_letters_page_lists_failed_tasks_with_their_last_error(staff_client
     alive = TaskFactory(status=TaskStatus.PENDING)
     html = staff_client.get("/dashboard/dead-letters/").content.decode()
     assert f'data-task="{dead.pk}"' in html and f'data-task="{alive.pk}"' not in html
-    assert 'class="error">RuntimeError: gave up<' in html
-    assert "1 failed" in html
-    assert f"/dashboard/tasks/{dead.pk}/retry/" in html and "/dashboard/dead-letters/retry-all/" in html
+    assert ">RuntimeError: gave up<" in html
+    assert "data-count>1 dead letter\n" in html
+    assert f"/dashboard/tasks/{dead.pk}/retry/" in html and 'action="/dashboard/tasks/bulk/"' in html
     html = staff_client.get("/dashboard/dead-letters/?queue=other").content.decode()
     assert f'data-task="{dead.pk}"' not in html
 

@@ -22,14 +22,18 @@ def test_the_dashboard_lists_schedules_with_next_and_last_runs(admin_client):
 
 def test_the_dashboard_switches_and_runs_a_schedule(admin_client):
     schedule = ScheduleFactory(cron="@hourly", next_run_at=timezone.now())
-    response = admin_client.post(f"/dashboard/schedules/{schedule.pk}/disable")
+    asked = admin_client.post(f"/dashboard/schedules/{schedule.pk}/disable")
+    assert asked.status_code == 200 and "Disable schedule" in asked.content.decode()  # asks, like every action
+    schedule.refresh_from_db()
+    assert schedule.enabled
+    response = admin_client.post(f"/dashboard/schedules/{schedule.pk}/disable", {"confirm": "yes"})
     assert response.status_code == 302
     schedule.refresh_from_db()
     assert not schedule.enabled and schedule.next_run_at is None
-    admin_client.post(f"/dashboard/schedules/{schedule.pk}/enable")
+    admin_client.post(f"/dashboard/schedules/{schedule.pk}/enable", {"confirm": "yes"})
     schedule.refresh_from_db()
     assert schedule.enabled and schedule.next_run_at > timezone.now()
-    page = admin_client.post(f"/dashboard/schedules/{schedule.pk}/run", follow=True)
+    page = admin_client.post(f"/dashboard/schedules/{schedule.pk}/run", {"confirm": "yes"}, follow=True)
     task = Task.objects.get()
     assert str(task.id) in page.content.decode()
     schedule.refresh_from_db()

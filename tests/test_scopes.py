@@ -28,7 +28,7 @@ def grant(user_or_group, *scopes):
 def test_scopes_of_a_user(django_user_model, flags, granted, via_group, scopes):
     user = django_user_model.objects.create_user("someone", **flags)
     if via_group:
-        group = Group.objects.create(name="Queue viewers")
+        group = Group.objects.create(name="Some viewers")
         grant(group, *granted)
         user.groups.add(group)
     else:

@@ -1,27 +1,29 @@
-"""Overview: stat cards, throughput chart, queue depths, recent tasks; live."""
+"""Overview: alarms, stat cards, throughput chart, queue depths, recent tasks; live."""
 
 from django.utils import timezone
 
-from dashboard.access import staff_required
+from dashboard.access import reader
 from dashboard.chart import throughput_chart
 from dashboard.queues import queue_rows
 from dashboard.rendering import render_live
 from tasks.models import Task
-from tasks.telemetry import counters, summary
+from tasks.telemetry import alarms, counters, summary
 
 RECENT = 10
 
 
-@staff_required
+@reader
 def overview(request):
     now = timezone.now()
-    minutes = counters.per_minute(now, 61)  # read once: the summary's full minutes, the chart's hour
+    minutes = counters.per_minute(now, 61)  # read once: the summary's full minutes, the chart's hour, the alarms
     stats = summary.stats(now, minutes)
+    queues = queue_rows(now, stats["queues"], minutes[1:])
     context = {
         "now": now,
         "stats": stats,
+        "alarms": alarms.alarms(now, queues, minutes[:-1]),
         "chart": throughput_chart(minutes[1:]),
-        "queues": queue_rows(now, stats["queues"], minutes[1:]),
-        "recent": Task.objects.order_by("-id")[:RECENT],
+        "queues": queues,
+        "recent": Task.objects.defer("payload", "result", "errors").order_by("-id")[:RECENT],
     }
     return render_live(request, "dashboard/overview.html", context)

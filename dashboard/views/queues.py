@@ -4,7 +4,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from dashboard.access import staff_required
+from dashboard.access import reader, require
 from dashboard.actions import perform, plural
 from dashboard.queues import queue_rows
 from dashboard.rendering import render_live
@@ -12,34 +12,41 @@ from tasks import queue as task_queue
 from tasks.models import Queue
 
 
-@staff_required
+@reader
 def queue_list(request):
     now = timezone.now()
     return render_live(request, "dashboard/queues.html", {"now": now, "queues": queue_rows(now)})
 
 
-def _steer(change, outcome: str):
-    @staff_required
+def _steer(name: str, question: str, change, outcome: str):
+    @require("queue")
     @require_POST
-    def view(request, name):
+    def view(request, queue_name):
         def do():
-            change(name)
-            return outcome.format(name=name)
+            change(queue_name)
+            return outcome.format(name=queue_name), 1
 
-        return perform(request, do=do, back=reverse("dashboard:queues"))
+        return perform(request, action=f"queue.{name}", target=f"queue {queue_name}",
+                       question=question.format(name=queue_name), do=do, back=reverse("dashboard:queues"))
 
     return view
 
 
-pause = _steer(Queue.pause, "Queue {name} is paused: workers claim nothing from it until it is resumed.")
-resume = _steer(Queue.resume, "Queue {name} is running again.")
+pause = _steer("pause", "Pause queue {name}? Workers claim nothing from it until it is resumed; tasks can still "
+                        "be added.", Queue.pause,
+               "Queue {name} is paused: workers claim nothing from it until it is resumed.")
+resume = _steer("resume", "Resume queue {name}? Workers claim from it again.", Queue.resume,
+                "Queue {name} is running again.")
 
 
-@staff_required
+@require("queue")
 @require_POST
-def purge(request, name):
+def purge(request, queue_name):
+    def do():
+        cancelled = task_queue.purge(queue_name)
+        return f"Queue {queue_name} purged: {plural(cancelled, 'task')} cancelled.", cancelled
+
     return perform(
-        request, question=f"Purge queue {name}? Every scheduled and pending task in it is cancelled.",
-        do=lambda: f"Queue {name} purged: {plural(task_queue.purge(name), 'task')} cancelled.",
-        back=reverse("dashboard:queues"),
+        request, action="queue.purge", target=f"queue {queue_name}", do=do, back=reverse("dashboard:queues"),
+        question=f"Purge queue {queue_name}? Every scheduled and pending task in it is cancelled.",
     )

@@ -1,51 +1,52 @@
-"""The task list (filters, search, keyset pages) and one task's page (live while active)."""
+"""The task list (filters, search, sortable state-aware columns, bulk actions, live)
+and one task's page (live while it can change)."""
 
-from uuid import UUID
-
-from django.db.models import Q
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from dashboard.access import staff_required
-from dashboard.forms import TaskFilterForm
-from dashboard.paging import paginate
+from dashboard.access import reader
+from dashboard.filters import select
+from dashboard import listing
+from dashboard.listing import STATE_LABELS, count, paginate, sort_links
 from dashboard.rendering import render_live
-from tasks.models import ACTIVE_STATUSES, DeliveryStatus, Queue, Task, Worker
-from tasks.telemetry import counters
+from tasks import conf
+from tasks.models import ACTIVE_STATUSES, DeliveryStatus, Task, Worker
 
 
-@staff_required
+BULK_CHOICES = [("retry", "Retry"), ("cancel", "Cancel"), ("run_now", "Run now"), ("delete", "Delete dead letters")]
+
+
+@reader
 def task_list(request):
-    queues = sorted(set(counters.counts()) | set(Queue.objects.values_list("name", flat=True)))
-    form = TaskFilterForm(request.GET or None, queues=queues)
-    tasks = Task.objects.filter(**form.filters())
-    if form.search:
-        tasks = search(tasks, form.search)
-    page = paginate(tasks.defer("result", "errors", "payload"), request.GET)
-    return render(request, "dashboard/tasks.html", {
-        "form": form, "page": page, "now": timezone.now(), "filtered": bool(request.GET.get("q") or form.filters()),
-    })
+    return render_live(request, "dashboard/tasks.html", list_context(request))
 
 
-def search(tasks, text: str):
-    """A task id finds that task; other text matches type, queue, the last error,
-    the webhook URL or the payload's JSON text. The scan walks ids newest first and
-    stops at a page of matches, so common words answer at once and rare ones read
-    further."""
-    try:
-        return tasks.filter(id=UUID(text))
-    except ValueError:
-        pass
-    return tasks.filter(
-        Q(type=text) | Q(queue=text) | Q(last_error__icontains=text)
-        | Q(webhook__icontains=text) | Q(payload__icontains=text)
-    )
+def list_context(request, *, fixed_status: str = "") -> dict:
+    """What the task list and the dead letters show for the request's filters."""
+    form, selection = select(request.GET, fixed_status=fixed_status)
+    page = paginate(selection.walk.defer("result", "errors", "payload"), selection.filters, selection.order,
+                    request.GET)
+    return {
+        "form": form, "page": page, "now": timezone.now(), "selection": selection,
+        "count": count(selection.tasks, status=selection.status, queue=selection.queue,
+                       uncounted=selection.uncounted, page=page),
+        "sorts": sort_links(request.GET, selection.order, selection.status),
+        "state_label": STATE_LABELS.get(selection.status, "State"), "budget": listing.SCAN_BUDGET,
+        "bulk_actions": BULK_CHOICES if not fixed_status else [("retry", "Retry"), ("delete", "Delete")],
+        "filtered": bool(selection.described),
+        "filter_fields": [(k, request.GET[k]) for k in ("q", "status", "type", "queue", "priority")
+                          if request.GET.get(k)],
+    }
 
 
-@staff_required
+@reader
 def task_detail(request, pk):
-    task = get_object_or_404(Task, pk=pk)
+    task = Task.objects.filter(pk=pk).first()
+    if task is None:
+        days = conf.get("RETENTION") / 86400
+        raise Http404(f"No task has the id {pk}. It may have been deleted, or pruned: finished tasks are kept "
+                      f"{days:g} days (failed ones {conf.get('FAILED_RETENTION') / 86400:g}).")
     deliveries = list(task.deliveries.order_by("id"))
     context = {
         "task": task,

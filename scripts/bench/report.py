@@ -188,6 +188,10 @@ def _scale(s: dict) -> list[str]:
             row("`GET /api/tasks?limit=50` (in process)", "list_http_ms"),
             row("claim of 10, named queue", "claim_ms"),
             row("claim of 10, every queue (`--queues '*'`)", "claim_all_ms"),
+            row("dashboard: task list page (in process)", "dashboard_tasks_ms"),
+            row("dashboard: dead letters page (in process)", "dashboard_dead_ms"),
+            row("dashboard: metrics over 7 days (in process)", "dashboard_metrics_ms"),
+            row("admin: task list (in process)", "admin_tasks_ms"),
             "", f"The claim at {full.rows:,} finished rows, with 1,000 pending tasks in its queue "
             f"(`EXPLAIN (ANALYZE, BUFFERS)`){uses}:", "",
             "```", s["plan"], "```", ""]

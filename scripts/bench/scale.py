@@ -38,6 +38,11 @@ class ScaleReading:
     claim_all_ms: float
     stats_http_ms: float | None = None  # GET /api/stats, when the endpoint exists on this branch
     list_http_ms: float | None = None  # GET /api/tasks, when the endpoint exists on this branch
+    # Dashboard and admin pages, signed in (docs/dashboard-scale.md has every page at 10,000,000 rows).
+    dashboard_tasks_ms: float | None = None
+    dashboard_dead_ms: float | None = None
+    dashboard_metrics_ms: float | None = None
+    admin_tasks_ms: float | None = None
 
 
 def fill(start: int, stop: int, chunk: int = 250_000) -> None:
@@ -98,6 +103,24 @@ def _http_get(path: str):
     return get if client.get(path).status_code == 200 else None
 
 
+def _page_get(path: str):
+    """A callable that GETs a dashboard or admin page as a signed-in superuser
+    (in process), or None when this branch does not serve it."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-operator",
+                                                     defaults={"is_staff": True, "is_superuser": True})
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+
+    def get():
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+
+    return get if client.get(path).status_code == 200 else None
+
+
 def measure(rows: int, rounds: int = 60) -> ScaleReading:
     """Median latencies of the stats summary, list pages, and claims of 10."""
     from tasks import queue
@@ -115,6 +138,11 @@ def measure(rows: int, rounds: int = 60) -> ScaleReading:
     }
     for field, path in (("stats_http_ms", "/api/stats"), ("list_http_ms", "/api/tasks?limit=50")):
         if get := _http_get(path):
+            calls[field] = get
+    for field, path in (("dashboard_tasks_ms", "/dashboard/tasks/"), ("dashboard_dead_ms", "/dashboard/dead-letters/"),
+                        ("dashboard_metrics_ms", "/dashboard/metrics/?window=7d"),
+                        ("admin_tasks_ms", "/admin/tasks/task/")):
+        if get := _page_get(path):
             calls[field] = get
     reading = ScaleReading(rows=rows, **_time_rounds(calls, rounds))
     say(f"  {rows:,} finished rows: stats {reading.stats_ms:.2f} ms, list page {reading.list_ms:.2f} ms, "

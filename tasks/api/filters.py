@@ -18,13 +18,12 @@
 FilterBackend builds the filter set only when a request names a filter.
 """
 
-import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 from django import forms
 from django.db import connection, transaction
-from django.db.models import Q, TextField
+from django.db.models import TextField
 from django.db.models.functions import Cast
 from django_filters import rest_framework as filters
 from django_filters.rest_framework import DjangoFilterBackend
@@ -32,31 +31,13 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend
 
 from tasks.models import TaskStatus, WorkerState
+from tasks.models.task_ids import id_prefix_range, uuid7_floor
 
 CREATED_AT_SKEW = timedelta(minutes=1)
-# An id prefix long enough to be meant as one (ids in logs are shortened to 8+ digits).
-HEX_PREFIX = re.compile(r"^[0-9a-f]{8,32}$")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class IntegerFilter(filters.NumberFilter):
     field_class = forms.IntegerField
-
-
-def uuid7_floor(moment: datetime) -> uuid.UUID:
-    """The smallest UUIDv7 of `moment`'s millisecond (and so below every id made at or after it)."""
-    millis = max(0, int((moment - EPOCH) / timedelta(milliseconds=1)))
-    return uuid.UUID(int=min(millis, 2**48 - 1) << 80)
-
-
-def id_prefix_range(text: str) -> Q | None:
-    """Ids that start with the hex digits of `text` (dashes ignored), as a range."""
-    digits = text.replace("-", "").lower()
-    if not HEX_PREFIX.match(digits):
-        return None
-    low = uuid.UUID(digits.ljust(32, "0"))
-    high = uuid.UUID(digits.ljust(32, "f"))
-    return Q(id__gte=low, id__lte=high)
 
 
 class StrictFilterSet(filters.FilterSet):

@@ -18,7 +18,7 @@ from tasks.api import lookups
 from tasks.api.coalesce import SharedRead
 from tasks.api.errors import json_error
 from tasks.api.operator_serializers import HealthSerializer, StatsSerializer
-from tasks.telemetry import metrics, summary
+from tasks.telemetry import alarms, metrics, summary
 
 HEALTH_RETRY_AFTER = "5"
 
@@ -49,7 +49,8 @@ shared_stats = SharedRead(summary.stats, release_connection)
 @authentication_classes([])  # open to all: no token lookup
 @throttle_classes([])  # load balancers poll it; it must not be rate limited
 def health(request):
-    """The database answers, and how many workers are alive. No token needed; 503 when the database is unreachable."""
+    """The database answers, and how many workers are alive. No token needed; 503 when the database is
+    unreachable; "degraded" (still 200) when tasks wait and no live worker runs them."""
     code, body = shared_health()
     return Response(body, status=code, headers={"Retry-After": HEALTH_RETRY_AFTER} if code == 503 else None)
 
@@ -61,10 +62,13 @@ def _health() -> tuple[int, dict]:
     except DatabaseError as exc:
         return status.HTTP_503_SERVICE_UNAVAILABLE, {
             "status": "unavailable", "database": f"unreachable: {type(exc).__name__}", "workers": None,
-            "workers_paused": None, "last_heartbeat_age_seconds": None,
+            "workers_paused": None, "problems": [], "last_heartbeat_age_seconds": None,
         }
+    # Still 200 when degraded: this web process serves; the problems are the worker fleet's.
+    problems = alarms.fleet_problems(now, alive=alive, paused=paused)
     return status.HTTP_200_OK, {
-        "status": "ok", "database": "ok", "workers": alive, "workers_paused": paused,
+        "status": "degraded" if problems else "ok", "database": "ok", "workers": alive,
+        "workers_paused": paused, "problems": problems,
         "last_heartbeat_age_seconds": round((now - last).total_seconds(), 3) if last else None,
     }
 

@@ -107,10 +107,12 @@ class StatsSerializer(serializers.Serializer):
 
 
 class HealthSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    status = serializers.ChoiceField(choices=["ok", "degraded", "unavailable"], help_text=(
+        '"degraded": the web tier answers, but tasks wait with no live worker to run them (see problems).'))
     database = serializers.CharField(help_text='"ok", or why it is unreachable.')
     workers = serializers.IntegerField(allow_null=True, help_text="Workers alive.")
     workers_paused = serializers.IntegerField(allow_null=True, help_text="Alive workers that are paused.")
+    problems = serializers.ListField(child=serializers.CharField(), help_text="Why the status is degraded.")
     last_heartbeat_age_seconds = serializers.FloatField(
         allow_null=True, help_text="Since the most recent heartbeat of any worker; null: none ever.",
     )

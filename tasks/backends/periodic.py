@@ -148,7 +148,8 @@ def run_now(schedule: Schedule, now: datetime) -> Task:
     runs the task once).
     """
     task = _enqueue(schedule, f"schedule:{schedule.pk}:now", run_at=now, now=now)
-    Schedule.objects.filter(pk=schedule.pk).update(last_run_at=now, last_task_id=task.pk, last_error="", updated_at=now)
+    # last_run_at stays the last tick's: a run by hand is not a tick.
+    Schedule.objects.filter(pk=schedule.pk).update(last_task_id=task.pk, last_error="", updated_at=now)
     return task
 
 

@@ -9,7 +9,16 @@ from django.utils import timezone
 
 from tasks import conf
 from tasks.db import connection_lost
-from tasks.maintenance import fire_schedules, fold_events, fold_stats, promote, prune, prune_events, rescue
+from tasks.maintenance import (
+    fire_schedules,
+    fold_events,
+    fold_history,
+    fold_stats,
+    promote,
+    prune,
+    prune_events,
+    rescue,
+)
 
 logger = logging.getLogger("tasks.maintenance")
 
@@ -23,6 +32,7 @@ def chores() -> list[tuple[str, object, float]]:
         ("prune", prune.run_once, conf.get("PRUNE_INTERVAL")),
         ("fire_schedules", fire_schedules.run_once, 1.0),
         ("fold_events", fold_events.run_once, 1.0),
+        ("fold_history", fold_history.run_once, 1.0),
         ("prune_events", prune_events.run_once, conf.get("PRUNE_INTERVAL")),
     ]
 
@@ -54,7 +64,7 @@ class Housekeeper(threading.Thread):
                             due[other] = max(due[other], self.cut_off_at + 1.0)
                         break
                     continue
-                if count and name not in ("fold_stats", "fold_events"):
+                if count and name not in ("fold_stats", "fold_events", "fold_history"):
                     logger.info("Housekeeping: %s handled %s task(s)", name, count)
             self.stopped.wait(max(0.05, min(due.values()) - time.monotonic()))
         connection.close()

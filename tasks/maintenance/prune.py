@@ -1,4 +1,5 @@
-"""Delete finished tasks past their retention, and the history around them."""
+"""Delete finished tasks past their retention, and the history around them
+(worker rows, per-minute counts, metrics over time)."""
 
 from datetime import datetime, timedelta
 
@@ -6,6 +7,7 @@ from django.db import connection, transaction
 
 from tasks import conf
 from tasks.db import try_lock
+from tasks.telemetry import history
 
 BATCH = 5000
 
@@ -51,6 +53,7 @@ def run_once(now: datetime) -> int:
             with connection.cursor() as cursor:
                 cursor.execute(DELETE_WORKERS, [now - timedelta(days=1)])
                 cursor.execute(DELETE_MINUTES, [now - timedelta(days=2)])
+            history.prune(now)
     return deleted
 
 

@@ -1,5 +1,5 @@
-"""Delete event-log rows past QUEUE_EVENT_RETENTION, once the metrics fold has
-counted them, and forget event streams whose web process went away."""
+"""Delete event-log rows past QUEUE_EVENT_RETENTION, once both folds (metrics,
+history) have counted them, and forget event streams whose web process went away."""
 
 from datetime import datetime, timedelta
 
@@ -7,13 +7,21 @@ from django.db import connection
 
 from tasks import conf
 from tasks.db import in_batches
-from tasks.telemetry.metrics import FOLD_CURSOR
 
 BATCH = 5000
 
+# The position both folds (Prometheus counters, metrics over time) have passed;
+# a fold that has not run yet holds pruning back.
+FOLDED_BY_BOTH = """
+SELECT coalesce(c.xid, 0) AS xid, coalesce(c.event_id, 0) AS id
+FROM (VALUES ('metrics'), ('history')) AS f(name)
+LEFT JOIN tasks_eventcursor c ON c.name = f.name
+ORDER BY 1, 2 LIMIT 1
+"""
+
 # Oldest first along the primary key (ids grow with time), so each batch stops early.
 DELETE_OLD = f"""
-WITH cur AS ({FOLD_CURSOR})
+WITH cur AS ({FOLDED_BY_BOTH})
 DELETE FROM tasks_event WHERE id IN (
     SELECT e.id FROM tasks_event e, cur
     WHERE e.at < %(before)s AND (e.xid, e.id) <= (cur.xid, cur.id)

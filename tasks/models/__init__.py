@@ -1,6 +1,7 @@
 """Rows and the QuerySet vocabulary for reading them. Nothing here changes a
 task's status (tasks.queue does) or imports tasks.queue."""
 
+from .audit import AuditEntry, Source
 from .event import Event, EventCursor, EventName, EventStream, MetricCount
 from .queue import Queue
 from .schedule import MissedTicks, Schedule
@@ -15,11 +16,13 @@ from .task import (
     TaskStatus,
 )
 from .throttle import RateWindow
+from .timing import TimingCount, TimingKind
 from .webhook import DeliveryStatus, WebhookDelivery
 from .worker import Worker, WorkerState
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "AuditEntry",
     "CANCELLABLE_STATUSES",
     "FINISHED_STATUSES",
     "MissedTicks",
@@ -33,12 +36,15 @@ __all__ = [
     "Queue",
     "RateWindow",
     "Schedule",
+    "Source",
     "StatCount",
     "StatDelta",
     "StatMinute",
     "Task",
     "TaskQuerySet",
     "TaskStatus",
+    "TimingCount",
+    "TimingKind",
     "WebhookDelivery",
     "Worker",
     "WorkerState",

@@ -48,9 +48,11 @@ class Schedule(models.Model):
     declared = models.BooleanField(default=False, editable=False)
 
     next_run_at = models.DateTimeField(null=True, blank=True, help_text="The next tick.")
-    last_run_at = models.DateTimeField(null=True, blank=True, help_text="The tick of the last task enqueued.")
+    last_run_at = models.DateTimeField(null=True, blank=True,
+                                       help_text="The last tick that enqueued a task; Run now leaves it alone.")
     # Set to NULL by the database, so pruning old tasks with a raw DELETE keeps working.
-    last_task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.DB_SET_NULL, related_name="+")
+    last_task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.DB_SET_NULL, related_name="+",
+                                  help_text="The last task enqueued, by a tick or by Run now.")
     last_error = models.TextField(blank=True, help_text="Why the last tick enqueued nothing.")
 
     created_at = models.DateTimeField(auto_now_add=True)

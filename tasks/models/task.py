@@ -115,10 +115,15 @@ class Task(models.Model):
                 "queue", models.F("priority").desc(), "run_at", "id",
                 name="task_claim_idx", condition=Q(status="pending"),
             ),
-            # Serves promotion of due scheduled rows.
-            models.Index(fields=["run_at"], name="task_scheduled_idx", condition=Q(status="scheduled")),
+            # Serves promotion of due scheduled rows, and the list of scheduled tasks by run
+            # time: the id breaks ties (many tasks scheduled for one instant) for keyset pages.
+            models.Index(fields=["run_at", "id"], name="task_scheduled_run_idx", condition=Q(status="scheduled")),
             # Serves lists filtered by status (newest first), rescue and pruning.
             models.Index(fields=["status", "-id"], name="task_status_idx"),
+            # Serves the dead letters in failure order, newest first. Partial: only rows
+            # that reach `failed` pay for it, never the enqueue, claim or completion.
+            models.Index(models.F("completed_at").desc(), models.F("id").desc(), name="task_failed_idx",
+                         condition=Q(status="failed")),
         ]
         constraints = [
             models.CheckConstraint(

@@ -16,10 +16,10 @@ the queue name) whenever a row becomes pending, so workers wake at commit.
 
 from tasks.queue.claims import claim, complete, fail, failure, hand_back, held, interrupted, promote_due
 from tasks.queue.enqueue import build, build_many, enqueue, enqueue_idempotent, enqueue_many, enqueue_unique, insert
-from tasks.queue.operations import cancel, delete_dead_letters, purge, report_progress, retry, run_now
+from tasks.queue.operations import cancel, delete_dead_letters, purge, report_progress, reschedule, retry, run_now
 
 __all__ = [
     "build", "build_many", "cancel", "claim", "complete", "delete_dead_letters", "enqueue", "enqueue_idempotent",
     "enqueue_many", "enqueue_unique", "fail", "failure", "hand_back", "held", "insert", "interrupted",
-    "promote_due", "purge", "report_progress", "retry", "run_now",
+    "promote_due", "purge", "report_progress", "reschedule", "retry", "run_now",
 ]

@@ -1,5 +1,5 @@
 """Operators' changes of many tasks at once, each one statement: cancel, retry,
-purge, run now, delete dead letters; and a running task's progress."""
+purge, run now, reschedule, delete dead letters; and a running task's progress."""
 
 from datetime import datetime
 
@@ -38,6 +38,17 @@ def run_now(tasks: QuerySet | Task, *, now: datetime | None = None) -> int:
     now = now or timezone.now()
     return _selection(tasks).filter(status=TaskStatus.SCHEDULED).update(
         status=TaskStatus.PENDING, run_at=now, updated_at=now
+    )
+
+
+def reschedule(tasks: QuerySet | Task, run_at: datetime, *, now: datetime | None = None) -> int:
+    """Move the scheduled or pending tasks among `tasks` (or the one task) to
+    `run_at`: scheduled while it is in the future, pending (runnable at once)
+    when it has come. Returns how many."""
+    now = now or timezone.now()
+    status = TaskStatus.SCHEDULED if run_at > now else TaskStatus.PENDING
+    return _selection(tasks).filter(status__in=CANCELLABLE_STATUSES).update(
+        status=status, run_at=run_at, updated_at=now
     )
 
 

@@ -43,6 +43,35 @@ SELECT xid, id FROM tasks_event WHERE xid < {HORIZON} ORDER BY xid DESC, id DESC
 """
 
 
+
+
+def position_of(reader: str) -> str:
+    """SQL: how far `reader` (a fold) has read, (xid, id); the start of the log before its first fold."""
+    return (f"SELECT coalesce(max(xid), 0) AS xid, coalesce(max(event_id), 0) AS id "
+            f"FROM tasks_eventcursor WHERE name = '{reader}'")
+
+
+def fold_statement(reader: str, body: str) -> str:
+    """SQL of one fold step for `reader`: the final events after its position,
+    in commit-safe order, at most %(limit)s of them, as the CTE `batch`; the
+    CTEs of `body`, which count them; and the position moved past the batch.
+    One statement, so each event is counted exactly once however many processes
+    fold. Returns how many log rows it read."""
+    return f"""
+WITH cur AS ({position_of(reader)}),
+batch AS MATERIALIZED (
+    SELECT e.* FROM tasks_event e, cur
+    WHERE (e.xid, e.id) > (cur.xid, cur.id) AND e.xid < {HORIZON}
+    ORDER BY e.xid, e.id LIMIT %(limit)s
+), {body}, moved AS (
+    INSERT INTO tasks_eventcursor (name, xid, event_id)
+    SELECT '{reader}', xid, id FROM batch ORDER BY xid DESC, id DESC LIMIT 1
+    ON CONFLICT (name) DO UPDATE SET xid = excluded.xid, event_id = excluded.event_id
+)
+SELECT count(*) FROM batch
+"""
+
+
 END = 2**31 - 1  # the index of a cursor that is past a whole row
 
 

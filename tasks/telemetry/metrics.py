@@ -20,7 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from tasks.db import in_batches
 from tasks.models import DeliveryStatus, WebhookDelivery, Worker, WorkerState
 from tasks.telemetry import counters
-from tasks.telemetry.event_log import HORIZON
+from tasks.telemetry.event_log import fold_statement, position_of
 
 # Upper bounds (seconds) of the duration and queue-wait histogram buckets.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
@@ -41,10 +41,7 @@ GROUP BY 1, 2, 3, 4
 """
 
 # The fold's position; no row yet means the start of the log.
-FOLD_CURSOR = """
-SELECT coalesce(max(xid), 0) AS xid, coalesce(max(event_id), 0) AS id
-FROM tasks_eventcursor WHERE name = 'metrics'
-"""
+FOLD_CURSOR = position_of("metrics")
 
 # Folded totals plus the events the fold has not reached, in one statement so
 # both come from one snapshot: a fold committing meanwhile is seen whole or not.
@@ -62,24 +59,12 @@ SELECT queue, type, name, le, sum(count)::bigint, sum(sum)::float8 FROM (
 # event_log.py) are added to MetricCount and the cursor moves past them, in one
 # statement, so each event is counted exactly once however many workers fold.
 FOLD_BATCH = 5000
-FOLD = f"""
-WITH cur AS ({FOLD_CURSOR}),
-batch AS MATERIALIZED (
-    SELECT e.* FROM tasks_event e, cur
-    WHERE (e.xid, e.id) > (cur.xid, cur.id) AND e.xid < {HORIZON}
-    ORDER BY e.xid, e.id LIMIT %(limit)s
-), counted AS (
+FOLD = fold_statement("metrics", f"""counted AS (
     INSERT INTO tasks_metriccount (queue, type, name, le, count, sum)
     SELECT * FROM ({AGGREGATE.format(source="batch")}) a ORDER BY 1, 2, 3, 4
     ON CONFLICT (queue, type, name, le) DO UPDATE
     SET count = tasks_metriccount.count + excluded.count, sum = tasks_metriccount.sum + excluded.sum
-), moved AS (
-    INSERT INTO tasks_eventcursor (name, xid, event_id)
-    SELECT 'metrics', xid, id FROM batch ORDER BY xid DESC, id DESC LIMIT 1
-    ON CONFLICT (name) DO UPDATE SET xid = excluded.xid, event_id = excluded.event_id
-)
-SELECT count(*) FROM batch
-"""
+)""")
 
 COUNTERS = {
     "task.created": ("taskqueue_tasks_enqueued", "Tasks enqueued."),

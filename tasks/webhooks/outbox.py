@@ -13,11 +13,12 @@ import time
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError, connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from tasks import conf
 from tasks.db import connection_lost
-from tasks.models import Task
+from tasks.models import DeliveryStatus, Task
 from tasks.queue import retry_policy
 from tasks.webhooks.http import MAX_REDIRECTS, UnsafeURL, WebhookError, post_json, redact
 
@@ -45,6 +46,13 @@ SET status = %(status)s, response_code = %(code)s, last_error = %(error)s,
     log = log || jsonb_build_array(%(entry)s::jsonb)
 WHERE id = %(id)s
 """
+
+
+def redeliver(deliveries: QuerySet, now: datetime) -> int:
+    """Send delivered or failed deliveries again, with a fresh set of attempts;
+    their log keeps the earlier attempts. Returns how many."""
+    return deliveries.exclude(status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, delivered_at=None)
 
 
 def deliver_due(now: datetime | None = None, *, limit: int = 10) -> int:

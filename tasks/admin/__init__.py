@@ -1,0 +1,11 @@
+"""The Django admin of the queue, one module per family of models:
+
+- scoped.py: what they share (permissions by scope, the audit log, confirmed
+  destructive actions, cheap counts);
+- task_admin.py: tasks;
+- fleet_admin.py: workers, queues, webhook deliveries, schedules, the audit log.
+"""
+
+from tasks.admin import fleet_admin, task_admin
+
+__all__ = ["fleet_admin", "task_admin"]
