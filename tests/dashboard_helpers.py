@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 # The migration that creates the groups "Queue viewers" and "Queue operators".
-queue_groups = importlib.import_module("tasks.migrations.0011_queue_groups")
+queue_groups = importlib.import_module("tasks.migrations.0012_queue_groups")
 
 
 @pytest.fixture
