@@ -44,7 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "corsheaders",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework.authtoken",  # legacy tokens, honoured until rotated (docs/security.md)
+    "rest_framework_api_key",  # the API key row that tasks.ApiKey extends
     "django_filters",
     "drf_spectacular",
     "tasks",
@@ -185,10 +186,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tasks@localhost")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "tasks.api.authentication.CachedTokenAuthentication",
+        "tasks.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Every endpoint needs the scope its action needs (tasks/api/permissions.py).
+    "DEFAULT_PERMISSION_CLASSES": ["tasks.api.permissions.HasScope"],
     # orjson, with DRF's own JSON classes for whatever orjson refuses (tasks/api/renderers.py, parsers.py).
     "DEFAULT_RENDERER_CLASSES": ["tasks.api.renderers.JSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tasks.api.renderers.ContentNegotiation",
@@ -211,7 +213,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"TaskStatusEnum": "tasks.models.TaskStatus.choices",
                             "WorkerStateEnum": "tasks.models.WorkerState.choices"},
-    "AUTHENTICATION_WHITELIST": ["tasks.api.authentication.CachedTokenAuthentication"],
+    "AUTHENTICATION_WHITELIST": ["tasks.api.authentication.ApiKeyAuthentication"],
     "PREPROCESSING_HOOKS": ["tasks.api.schema.only_api_paths"],
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "tasks.api.schema.finish"],
@@ -284,7 +286,9 @@ _QUEUE_SETTINGS = [
     ("BULK_MAX", "int", 1000),
     ("API_RATE", "str", "1000/second"),  # per token user; empty: no limit
     ("API_ANON_RATE", "str", "600/minute"),  # per IP address
-    # Seconds a web process remembers a token's user (a revoked token works that much longer elsewhere).
+    # Failed authentications per IP address; past it, 429 until the window ends (empty: no limit).
+    ("API_AUTH_FAILURES", "str", "30/minute"),
+    # Seconds a web process remembers an API key (a revoked key works that much longer in other processes).
     ("API_TOKEN_CACHE", "float", 5.0),
     ("MAX_PENDING", "int", 0),  # per queue; 0: no limit
     ("BACKPRESSURE_RETRY_AFTER", "int", 5),

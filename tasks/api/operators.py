@@ -1,7 +1,7 @@
 """Operators' endpoints: workers, queues and dead letters.
 
-Any token may read; pausing, resuming, purging, queue limits and bulk actions
-on dead letters need a staff token (tasks/api/permissions.py).
+Reading needs the read scope; pausing, resuming, purging and bulk actions on
+dead letters need operate; queue limits need admin (tasks/api/permissions.py).
 """
 
 from django.utils import timezone
@@ -23,7 +23,7 @@ from tasks.api.operator_serializers import (
     WorkerDetailSerializer,
     WorkerSerializer,
 )
-from tasks.api.permissions import StaffWrites
+from tasks.api.permissions import HasScope
 from tasks.api.serializers import TaskSerializer
 from tasks.models import Queue, Task, Worker, WorkerState
 from tasks.telemetry import summary
@@ -33,7 +33,7 @@ from tasks.validation import QUEUE_NAME
 class WorkerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Worker.objects.all()
     serializer_class = WorkerSerializer
-    permission_classes = [StaffWrites]
+    permission_classes = [HasScope]
     filter_backends = [FilterBackend]
     filterset_class = WorkerFilter
 
@@ -65,7 +65,7 @@ class QueueViewSet(viewsets.GenericViewSet):
     """Queues exist as soon as a task names them; a row holds their pause flag and limit."""
 
     serializer_class = QueueSerializer
-    permission_classes = [StaffWrites]
+    permission_classes = [HasScope]
     lookup_field = "name"
     lookup_value_regex = QUEUE_NAME.pattern.strip("^$")
     pagination_class = None
@@ -117,7 +117,7 @@ class DeadLetterList(OrderedSearch, generics.ListAPIView):
 
     queryset = Task.objects.dead_letters()
     serializer_class = TaskSerializer
-    permission_classes = [StaffWrites]
+    permission_classes = [HasScope]
     filter_backends = [FilterBackend, CreationOrder]
     filterset_class = DeadLetterFilter
 
@@ -130,7 +130,7 @@ class DeadLetterList(OrderedSearch, generics.ListAPIView):
 class DeadLetterRetry(generics.GenericAPIView):
     queryset = Task.objects.dead_letters()
     serializer_class = DeadLettersRetriedSerializer
-    permission_classes = [StaffWrites]
+    permission_classes = [HasScope]
     filter_backends = [FilterBackend]
     filterset_class = DeadLetterFilter
 
