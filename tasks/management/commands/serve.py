@@ -14,7 +14,9 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection
 
+from queueproject import serving
 from queueproject.database import describe
 from tasks import conf
 
@@ -36,6 +38,7 @@ class Command(BaseCommand):
                "--workers", str(web_processes)]
         worker = [sys.executable, "manage.py", "worker"]
         children = [subprocess.Popen(web)] + [subprocess.Popen(worker) for _ in range(workers)]
+        serving.record(connection.settings_dict, f"http://{host}:{port}/")
         self.stdout.write(f"Web server on http://{host}:{port}/ (API /api/, dashboard /dashboard/, admin /admin/)")
         self.stdout.write(f"{workers} worker process(es), {conf.get('CONCURRENCY')} slots each. Ctrl-C stops everything.")
 
@@ -50,6 +53,7 @@ class Command(BaseCommand):
                 break
             time.sleep(0.2)
         self._stop(children)
+        serving.forget()
         raise SystemExit(code)
 
     def _stop(self, children) -> None:
