@@ -5,6 +5,7 @@ from dashboard.views import (
     bulk,
     create,
     dead_letters,
+    keys,
     metrics,
     overview,
     queues,
@@ -39,4 +40,6 @@ urlpatterns = [
     path("schedules/<int:pk>/<slug:action>", schedules.schedule_action, name="schedule-action"),
     path("metrics/", metrics.metrics, name="metrics"),
     path("audit/", audit.audit_log, name="audit"),
+    path("keys/", keys.key_list, name="keys"),
+    path("keys/<str:prefix>/revoke/", keys.revoke, name="key_revoke"),
 ]

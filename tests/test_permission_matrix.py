@@ -86,6 +86,8 @@ ROUTES = {
     "dashboard/schedules/<int:pk>/<slug:action>": {"post": A},
     "dashboard/metrics/": {"get": R},
     "dashboard/audit/": {"get": R},
+    "dashboard/keys/": {"get": A},
+    "dashboard/keys/<str:prefix>/revoke/": {"post": A},
 }
 
 CALLERS = ["anonymous", "plain session", *(f"{s} session" for s in Scope), "staff session",
