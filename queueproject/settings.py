@@ -228,6 +228,10 @@ REST_FRAMEWORK = {
     # PostgreSQL in batches (tasks/api/throttling.py); rates are read from
     # TASK_QUEUE at request time.
     "DEFAULT_THROTTLE_CLASSES": ["tasks.api.throttling.ClientRateThrottle"],
+    # Proxies in front that append to X-Forwarded-For: a client's address for rate
+    # limits is the one the last of them saw. 0 (no proxy): the connection's address,
+    # so a client cannot choose its own by sending the header.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_PAGINATION_CLASS": "tasks.api.pagination.NewestFirstCursor",
 }
 

@@ -143,3 +143,10 @@ def test_the_event_stream_counts_failures_too(settings):
     settings.TASK_QUEUE = {**settings.TASK_QUEUE, "API_AUTH_FAILURES": "2/minute"}
     client = APIClient(REMOTE_ADDR="203.0.113.10")
     assert [client.get("/api/events").status_code for _ in range(3)] == [401, 401, 429]
+
+
+def test_a_forged_forwarded_for_header_does_not_escape_the_limit(settings):
+    settings.TASK_QUEUE = {**settings.TASK_QUEUE, "API_AUTH_FAILURES": "3/minute"}
+    statuses = [APIClient(REMOTE_ADDR="203.0.113.11", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").get("/api/tasks").status_code
+                for n in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
