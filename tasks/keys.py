@@ -16,10 +16,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework.authtoken.models import Token
 
-from tasks.access import Scope
+from tasks.access import Scope, scopes_of
 from tasks.models import ApiKey
 
 DEFAULT_SCOPES = (Scope.READ, Scope.ENQUEUE)
+LEGACY_PLAIN_SCOPES = DEFAULT_SCOPES  # what an old token of a user without scopes may do
 _DURATION = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -83,6 +84,25 @@ def listing(username: str | None = None, now: datetime | None = None) -> list[Li
     rows += [Listed(t.key[:8], "legacy token", t.user.get_username(), (), t.created, None, None, "legacy")
              for t in tokens]
     return rows
+
+
+def hash_legacy() -> tuple[int, list[str]]:
+    """Replace every legacy token by an API key that holds its hash (and its user's scopes
+    as a legacy token had them): clients keep their token, the database loses the clear
+    text. Returns (converted, prefixes skipped because a key already has them)."""
+    converted, skipped = 0, []
+    for token in Token.objects.select_related("user"):
+        prefix = token.key[:8]
+        if ApiKey.objects.filter(prefix=prefix).exists():
+            skipped.append(prefix)
+            continue
+        hashed = ApiKey.objects.key_generator.hash(token.key)
+        scopes = scopes_of(token.user) or LEGACY_PLAIN_SCOPES
+        ApiKey.objects.create(id=f"{prefix}.{hashed}", prefix=prefix, hashed_key=hashed, name="hashed legacy token",
+                              user=token.user, scopes=sorted(s.value for s in scopes))
+        token.delete()
+        converted += 1
+    return converted, skipped
 
 
 def revoke(prefixes) -> int:

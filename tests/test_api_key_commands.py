@@ -112,3 +112,21 @@ def test_the_quick_start_second_terminal_says_which_database_it_wrote_to(queue_e
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("\n") == 1 and "." in result.stdout
     assert "written to PostgreSQL at" in result.stderr and "(DATABASE_URL)" in result.stderr  # not the embedded one
+
+
+def test_hash_legacy_keeps_old_tokens_working_without_their_clear_text(capsys, django_user_model):
+    plain = Token.objects.create(user=django_user_model.objects.create_user("old-client")).key
+    staff = Token.objects.create(user=django_user_model.objects.create_user("old-ops", is_staff=True)).key
+    call_command("api_keys", "--hash-legacy")
+    assert "Hashed 2 legacy token(s)" in capsys.readouterr().out
+    assert not Token.objects.exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM tasks_apikey")
+        stored = json.dumps(cursor.fetchall(), default=str)
+    assert plain not in stored and staff not in stored and plain[:8] in stored
+    plain_api, staff_api = (APIClient(HTTP_AUTHORIZATION=f"Token {key}") for key in (plain, staff))
+    assert plain_api.get("/api/tasks").status_code == 200
+    assert plain_api.post("/api/queues/mail/pause").status_code == 403  # read and enqueue, as before
+    assert staff_api.post("/api/queues/mail/pause").status_code == 200
+    call_command("api_keys", "--revoke", plain[:8])
+    assert plain_api.get("/api/tasks").status_code == 401

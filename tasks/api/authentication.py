@@ -17,7 +17,9 @@ costs one lookup per process per interval. What that changes:
 
 Legacy DRF tokens (40 hex characters, from before API keys) keep working until
 rotated, with the scopes their user had: every scope for staff, read and
-enqueue for others (docs/security.md, "Rotating old tokens").
+enqueue for others; `api_keys --hash-legacy` turns them into keys that hold
+their hash (found by their first 8 characters), so the clear text goes
+(docs/security.md, "Rotating old tokens").
 
 Every failed authentication counts against the client's address; past
 QUEUE_API_AUTH_FAILURES (default 30/minute) the address gets 429 until its
@@ -41,12 +43,12 @@ from rest_framework.throttling import BaseThrottle
 from tasks import conf
 from tasks.access import Scope, scopes_of
 from tasks.api import throttling
+from tasks.keys import LEGACY_PLAIN_SCOPES
 from tasks.models import ApiKey
 
 KEYWORDS = {b"token", b"api-key", b"bearer"}
 MAX_ENTRIES = 10_000  # keys remembered per process; past it, the oldest entries go
 LAST_USED_EVERY = timedelta(minutes=1)  # last_used is written at most this often per key
-LEGACY_PLAIN_SCOPES = frozenset({Scope.READ, Scope.ENQUEUE})
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,8 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def look_up(self, key: str):
         """(user, Credential) for a usable key, remembered; None for anything else."""
-        if "." in key:
-            found = self._api_key(key)
-        else:
+        found = self._api_key(key)  # a legacy token hashed by `api_keys --hash-legacy` too
+        if found is None and "." not in key:
             found = self._legacy_token(key)
         if found is not None and found[0].is_active:
             remember(key, found)
@@ -101,7 +102,7 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     @staticmethod
     def _api_key(key: str):
-        prefix = key.partition(".")[0]
+        prefix = key.partition(".")[0][:8]
         row = ApiKey.objects.filter(prefix=prefix, revoked=False).select_related("user").first()
         if row is None or not row.is_valid(key):
             return None

@@ -12,8 +12,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--user", help="Only this user's keys.")
         parser.add_argument("--revoke", nargs="+", metavar="PREFIX", help="Revoke these keys.")
+        parser.add_argument("--hash-legacy", action="store_true",
+                            help="Replace every legacy token by a key holding its hash: clients keep working, "
+                                 "the database loses the clear text.")
 
-    def handle(self, *args, user, revoke, **options):
+    def handle(self, *args, user, revoke, hash_legacy, **options):
+        if hash_legacy:
+            converted, skipped = keys.hash_legacy()
+            self.stdout.write(f"Hashed {converted} legacy token(s); none is left in clear.")
+            if skipped:
+                raise CommandError(f"Left in clear, their prefix being a key's already: {', '.join(skipped)}; "
+                                   "rotate them (create_api_token, then api_keys --revoke).")
+            return
         if revoke:
             count = keys.revoke(revoke)
             if count == 0:
