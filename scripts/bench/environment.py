@@ -31,7 +31,7 @@ def versions() -> dict[str, str]:
     import psycopg
 
     found = {"Python": platform.python_version()}
-    for package in ("Django", "djangorestframework", "psycopg", "uvicorn"):
+    for package in ("Django", "djangorestframework", "djangorestframework-api-key", "psycopg", "granian"):
         found[package] = version(package)
     found["libpq"] = str(psycopg.pq.version())
     try:
