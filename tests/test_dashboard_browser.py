@@ -20,7 +20,8 @@ from django.db import connections
 from django.utils import timezone
 
 from tasks import queue
-from tasks.models import Task
+from tasks.access import Scope
+from tasks.models import ApiKey, Task
 from tests.dashboard_helpers import queue_group
 from tests.support.processes import ROOT, wait_for
 from tests.support.web import WebServer
@@ -172,6 +173,19 @@ def test_operator_creates_watches_and_retries_tasks_in_a_real_browser(
     page.goto(f"{web_server}/admin/tasks/task/{dead.pk}/change/")
     expect(page.locator(".queue-pre").first).to_be_visible()
     shot(page, "13-admin-task")
+
+    # API keys: listed by prefix for the admin scope, revoked after a confirmation.
+    key = ApiKey.objects.issue(django_user_model.objects.get(username="admin"),
+                               "billing", [Scope.READ, Scope.ENQUEUE])[1]
+    prefix = key.split(".")[0]
+    page.goto(f"{web_server}/dashboard/")
+    page.click("header nav >> text=API keys")
+    row = page.locator(f'tr[data-key="{prefix}"]')
+    expect(row).to_contain_text("billing")
+    shot(page, "14-api-keys")
+    row.locator("button:has-text('Revoke')").click()
+    expect(page.locator(f'tr[data-key="{prefix}"]')).to_contain_text("revoked")
+    assert ApiKey.objects.get(prefix=prefix).revoked
 
 
 def fits(page, width: int) -> None:
