@@ -65,3 +65,15 @@ def test_the_admin_creates_a_key_shown_once_and_revokes_keys(admin_client, user)
     assert ApiKey.objects.get().revoked
     assert APIClient(HTTP_AUTHORIZATION=f"Token {key}").get("/api/tasks").status_code == 401
     assert admin_client.get("/admin/rest_framework_api_key/apikey/").status_code == 404  # the library's own: hidden
+
+
+def test_the_admin_shows_legacy_tokens_by_prefix_only_and_creates_none(django_user_model):
+    from rest_framework.authtoken.models import Token
+
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")
+    legacy = Token.objects.create(user=root).key
+    client = Client()
+    client.force_login(root)
+    listing = client.get("/admin/authtoken/tokenproxy/").content.decode()
+    assert legacy[:8] in listing and legacy not in listing
+    assert client.get("/admin/authtoken/tokenproxy/add/").status_code == 403

@@ -3,6 +3,8 @@ in a message), revoke; never edit a key's secret, never un-revoke."""
 
 from django import forms
 from django.contrib import admin, messages
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
@@ -12,6 +14,27 @@ from tasks.models import ApiKey, Source, audit
 
 if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)  # the library's own key model: unused, tasks.ApiKey extends it
+
+
+class LegacyTokenAdmin(TokenAdmin):
+    """DRF's old tokens: shown by prefix only, deleted (revoked) but never created here."""
+
+    list_display = ("prefix", "user", "created")
+
+    @admin.display(description="prefix")
+    def prefix(self, token):
+        return f"{token.key[:8]}…"
+
+    def has_add_permission(self, request):
+        return False  # new credentials are API keys
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)
+admin.site.register(TokenProxy, LegacyTokenAdmin)
 
 
 class ApiKeyForm(forms.ModelForm):

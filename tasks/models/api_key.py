@@ -24,11 +24,6 @@ class ApiKeyManager(BaseAPIKeyManager):
         return self.create_key(user=user, name=name[:50], scopes=sorted({Scope(s).value for s in scopes}),
                                expiry_date=expires)
 
-    def usable(self, now=None):
-        """Keys that authenticate: not revoked, not expired."""
-        now = now or timezone.now()
-        return self.filter(revoked=False).filter(models.Q(expiry_date__isnull=True) | models.Q(expiry_date__gt=now))
-
 
 class ApiKey(AbstractAPIKey):
     objects = ApiKeyManager()
