@@ -15,11 +15,11 @@ costs one lookup per process per interval. What that changes:
 - An expired key is refused at its expiry, whatever is remembered.
 - Unknown keys are never remembered: a key created a moment ago works at once.
 
-Legacy DRF tokens (40 hex characters, from before API keys) keep working until
-rotated, with the scopes their user had: every scope for staff, read and
-enqueue for others; `api_keys --hash-legacy` turns them into keys that hold
-their hash (found by their first 8 characters), so the clear text goes
-(docs/security.md, "Rotating old tokens").
+Legacy DRF tokens (40 hex characters) were turned into keys holding their
+hash by the migration that added API keys (found by their first 8
+characters). A DRF token made since still works, with the scopes of its
+user: every scope for staff, read and enqueue for others; `api_keys
+--hash-legacy` hashes those too (docs/security.md, "Rotating old tokens").
 
 Every failed authentication counts against the client's address; past
 QUEUE_API_AUTH_FAILURES (default 30/minute) the address gets 429 until its

@@ -4,12 +4,36 @@ import django.contrib.postgres.fields
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
+from rest_framework_api_key.crypto import KeyGenerator
+
+ALL_SCOPES = ["admin", "enqueue", "operate", "read"]
+PLAIN_SCOPES = ["enqueue", "read"]
+
+
+def hash_legacy_tokens(apps, schema_editor):
+    """Every DRF token becomes an API key holding its SHA-512 hash (found by its
+    first 8 characters), and the clear token row goes: clients keep their token,
+    the database no longer holds it. Staff and superusers' tokens get every scope,
+    the others read and enqueue (what `manage.py api_keys --hash-legacy` does)."""
+    Token = apps.get_model("authtoken", "Token")
+    ApiKey = apps.get_model("tasks", "ApiKey")
+    hasher = KeyGenerator()
+    for token in Token.objects.select_related("user"):
+        prefix = token.key[:8]
+        if ApiKey.objects.filter(prefix=prefix).exists():
+            continue  # left as a legacy token: still works, rotate it
+        hashed = hasher.hash(token.key)
+        staff = token.user.is_staff or token.user.is_superuser
+        ApiKey.objects.create(id=f"{prefix}.{hashed}", prefix=prefix, hashed_key=hashed, name="hashed legacy token",
+                              user=token.user, scopes=ALL_SCOPES if staff else PLAIN_SCOPES)
+        token.delete()
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
         ('tasks', '0012_queue_groups'),
+        ('authtoken', '0004_alter_tokenproxy_options'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -35,4 +59,5 @@ class Migration(migrations.Migration):
                 'abstract': False,
             },
         ),
+        migrations.RunPython(hash_legacy_tokens, migrations.RunPython.noop),
     ]
