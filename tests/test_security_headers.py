@@ -40,6 +40,7 @@ def test_pages_carry_a_strict_policy_and_the_usual_headers(staff, path):
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert "camera=()" in response["Permissions-Policy"]
 
 
 def test_the_admin_inline_style_carries_the_nonce_of_the_policy(staff):
