@@ -175,3 +175,18 @@ def test_plain_tasks_are_untouched_by_the_trigger():
     run()
     assert Task.objects.get(pk=task.id).status == TaskStatus.COMPLETED
     assert Batch.objects.count() == 0
+
+
+def test_a_finished_batch_is_one_message_on_the_event_stream():
+    from tasks.telemetry.event_log import Filter, messages
+
+    row = enqueue_batch([call("echo", 1)], name="n", on_complete=call("echo", "done"))
+    run()
+    with raw_cursor() as cursor:
+        cursor.execute("SELECT id, xid, at, event, queue, type, worker_id, task_ids, attempts, seconds, data "
+                       "FROM tasks_event WHERE event = 'batch.finished'")
+        # Django's connection reads jsonb as text; the stream's own connection parses it.
+        found = list(messages([(*r[:10], json.loads(r[10])) for r in cursor.fetchall()]))
+    assert [(m.event, m.data["batch"], m.data["completed"], m.data["callbacks"]) for m in found] == [
+        ("batch.finished", str(row.id), 1, [str(row.on_complete)])]
+    assert Filter(queues=frozenset({"q"}), events=frozenset({"batch.*"})).accepts(found[0])

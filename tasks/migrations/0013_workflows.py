@@ -266,5 +266,10 @@ class Migration(migrations.Migration):
             model_name='dependency',
             constraint=models.UniqueConstraint(fields=('task', 'depends_on'), name='dependency_unique'),
         ),
+        migrations.AlterField(
+            model_name='event',
+            name='event',
+            field=models.CharField(choices=[('task.created', 'Task created'), ('task.started', 'Task started'), ('task.completed', 'Task completed'), ('task.failed', 'Task failed'), ('task.retried', 'Task retried'), ('task.cancelled', 'Task cancelled'), ('worker.started', 'Worker started'), ('worker.paused', 'Worker paused'), ('worker.resumed', 'Worker resumed'), ('worker.stopping', 'Worker stopping'), ('worker.stopped', 'Worker stopped'), ('webhook.delivered', 'Webhook delivered'), ('webhook.failed', 'Webhook failed'), ('batch.finished', 'Batch finished')], max_length=40),
+        ),
         migrations.RunSQL(FUNCTIONS, DROP_FUNCTIONS),
     ]
