@@ -17,7 +17,8 @@ from rest_framework.response import Response
 from tasks import conf
 from tasks.api.errors import Conflict
 from tasks.api.serializers import BulkTaskSerializer, StrictFields
-from tasks.models import Batch, Dependency, Task, Workflow
+from tasks.models import Batch, Task, Workflow
+from tasks.models.workflow import workflow_json
 from tasks.queue import backpressure
 from tasks.queue.batches import add_to_batch, cancel_batch, close_batch, open_batch
 from tasks.queue.workflows import NODE_NAME_MAX, Step, cancel_workflow, check_graph, insert_workflow
@@ -104,7 +105,7 @@ class WorkflowViewSet(viewsets.GenericViewSet):
         """The newest workflows (at most 100), with their tasks' counts by status."""
         rows = list(Workflow.objects.order_by("-id")[:100])
         counts = _counts("workflow_id", [row.id for row in rows])
-        return Response({"results": [{**_workflow_head(row), "counts": counts.get(row.id, {})} for row in rows]})
+        return Response({"results": [{**row.head(), "counts": counts.get(row.id, {})} for row in rows]})
 
     @extend_schema(responses=OBJECT)
     def retrieve(self, request, pk=None):
@@ -176,41 +177,6 @@ class BatchViewSet(viewsets.GenericViewSet):
         count = cancel_batch(row.id)
         row.refresh_from_db()
         return Response({"cancelled": count, **row.as_json()})
-
-
-def workflow_json(row: Workflow) -> dict:
-    tasks = list(Task.objects.filter(workflow_id=row.id).order_by("id").only(
-        "id", "node", "type", "status", "queue", "last_error", "result", "created_at", "started_at", "completed_at"))
-    edges: dict = {}
-    for task_id, dep_node, ignore in Dependency.objects.filter(task__workflow_id=row.id).values_list(
-            "task_id", "depends_on__node", "ignore_failed"):
-        edges.setdefault(task_id, []).append((dep_node, ignore))
-    counts: dict[str, int] = {}
-    for task in tasks:
-        counts[task.status] = counts.get(task.status, 0) + 1
-    return {
-        **_workflow_head(row), "status": workflow_status(counts), "counts": counts,
-        "nodes": [{
-            "name": task.node, "task_id": str(task.id), "type": task.type, "status": task.status,
-            "queue": task.queue, "deps": [name for name, _ in edges.get(task.id, [])],
-            "ignore_failed": [name for name, ignore in edges.get(task.id, []) if ignore],
-            "error": task.last_error, "result": task.result,
-        } for task in tasks],
-    }
-
-
-def workflow_status(counts: dict[str, int]) -> str:
-    """running while any node is active; then failed if any failed, cancelled if any was, else completed."""
-    if any(counts.get(s) for s in ("waiting", "scheduled", "pending", "processing")):
-        return "running"
-    for word in ("failed", "cancelled"):
-        if counts.get(word):
-            return word
-    return "completed"
-
-
-def _workflow_head(row: Workflow) -> dict:
-    return {"id": str(row.id), "name": row.name, "created_at": row.created_at.isoformat().replace("+00:00", "Z")}
 
 
 def _counts(column: str, ids: list) -> dict:

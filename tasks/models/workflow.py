@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tasks.db import uuid7
+from tasks.models.task import Task
 
 
 class Workflow(models.Model):
@@ -24,6 +25,9 @@ class Workflow(models.Model):
 
     def __str__(self) -> str:
         return f"workflow {self.name or self.id}"
+
+    def head(self) -> dict:
+        return {"id": str(self.id), "name": self.name, "created_at": self.created_at.isoformat().replace("+00:00", "Z")}
 
 
 class Dependency(models.Model):
@@ -97,3 +101,35 @@ class Batch(models.Model):
             "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
             "finished_at": None if self.finished_at is None else self.finished_at.isoformat().replace("+00:00", "Z"),
         }
+
+
+def workflow_json(row: Workflow) -> dict:
+    """The workflow as the API and the dashboard show it: every node with its status, deps and result."""
+    tasks = list(Task.objects.filter(workflow_id=row.id).order_by("id").only(
+        "id", "node", "type", "status", "queue", "last_error", "result", "created_at", "started_at", "completed_at"))
+    edges: dict = {}
+    for task_id, dep_node, ignore in Dependency.objects.filter(task__workflow_id=row.id).values_list(
+            "task_id", "depends_on__node", "ignore_failed"):
+        edges.setdefault(task_id, []).append((dep_node, ignore))
+    counts: dict[str, int] = {}
+    for task in tasks:
+        counts[task.status] = counts.get(task.status, 0) + 1
+    return {
+        **row.head(), "status": workflow_status(counts), "counts": counts,
+        "nodes": [{
+            "name": task.node, "task_id": str(task.id), "type": task.type, "status": task.status,
+            "queue": task.queue, "deps": [name for name, _ in edges.get(task.id, [])],
+            "ignore_failed": [name for name, ignore in edges.get(task.id, []) if ignore],
+            "error": task.last_error, "result": task.result,
+        } for task in tasks],
+    }
+
+
+def workflow_status(counts: dict[str, int]) -> str:
+    """running while any node is active; then failed if any failed, cancelled if any was, else completed."""
+    if any(counts.get(s) for s in ("waiting", "scheduled", "pending", "processing")):
+        return "running"
+    for word in ("failed", "cancelled"):
+        if counts.get(word):
+            return word
+    return "completed"
