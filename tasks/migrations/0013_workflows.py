@@ -251,12 +251,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='dependency',
             name='depends_on',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dependents', to='tasks.task'),
+            field=models.ForeignKey(on_delete=django.db.models.deletion.DB_CASCADE, related_name='dependents', to='tasks.task'),
         ),
         migrations.AddField(
             model_name='dependency',
             name='task',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dependencies', to='tasks.task'),
+            field=models.ForeignKey(on_delete=django.db.models.deletion.DB_CASCADE, related_name='dependencies', to='tasks.task'),
         ),
         migrations.AddIndex(
             model_name='dependency',

@@ -33,8 +33,9 @@ class Workflow(models.Model):
 class Dependency(models.Model):
     """An edge of a workflow's DAG: `task` runs after `depends_on` finishes."""
 
-    task = models.ForeignKey("tasks.Task", on_delete=models.CASCADE, related_name="dependencies")
-    depends_on = models.ForeignKey("tasks.Task", on_delete=models.CASCADE, related_name="dependents")
+    # Deleted with either task, by the database: pruning and deleting dead letters stay one statement.
+    task = models.ForeignKey("tasks.Task", on_delete=models.DB_CASCADE, related_name="dependencies")
+    depends_on = models.ForeignKey("tasks.Task", on_delete=models.DB_CASCADE, related_name="dependents")
     # False: if `depends_on` fails for good or is cancelled, `task` is cancelled.
     # True: it counts as finished, and `task` runs anyway.
     ignore_failed = models.BooleanField(default=False)
