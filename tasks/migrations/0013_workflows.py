@@ -7,12 +7,14 @@ then moves its dependents and its batch in the same transaction, with no
 path forgotten. It is a row trigger whose WHEN clause looks at two columns of
 the row already in hand, so tasks outside workflows and batches never call it.
 
-Exactly once: the function locks each dependent (and the batch row) before it
-decides, and in READ COMMITTED each of its statements takes a fresh snapshot;
-of two transactions finishing a dependent's last two dependencies at the same
-moment, the second waits for the first's commit and then sees both outcomes.
-The decision is made from the dependencies' statuses, not from a counter, so
-it is the same whichever order the outcomes of one statement are seen in.
+Exactly once: each finished dependency decrements its dependents' `waiting_on`
+in one UPDATE, which locks the row and (in READ COMMITTED) re-reads it once
+the lock is held; of two transactions finishing a dependent's last two
+dependencies at the same moment, the second waits for the first's commit and
+sees the count it left, so exactly one of them takes it to 0 and releases it.
+A failure that is not ignored cancels the dependent whatever the count, so the
+order in which one statement's outcomes are seen does not matter. The batch
+row is counted the same way (its lock, then `finished_at IS NULL`).
 """
 
 import django.db.models.deletion
@@ -22,57 +24,59 @@ from django.db import migrations, models
 
 
 FUNCTIONS_SQL = """
--- Decide for each waiting dependent of a finished task: cancelled (a dependency
--- that is not ignore_failed failed or was cancelled), released (every dependency
--- finished), or still waiting.
-CREATE FUNCTION tasks_flow_release(finished uuid) RETURNS void LANGUAGE plpgsql AS $$
+-- Each waiting dependent of a finished task: cancelled when the task failed or
+-- was cancelled and the edge is not ignore_failed; otherwise one dependency
+-- fewer to wait for (`waiting_on`), and released when none is left. One UPDATE
+-- per edge: its row lock queues concurrent finishers of the dependent's other
+-- dependencies, and each re-reads the row (status, count) once it holds it.
+CREATE FUNCTION tasks_flow_release(finished uuid, outcome text, finished_node text) RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
-    dependent uuid;
-    still_open bigint;
-    broken record;
+    edge record;
 BEGIN
-    FOR dependent IN
-        SELECT d.task_id FROM tasks_dependency d WHERE d.depends_on_id = finished ORDER BY d.task_id
+    FOR edge IN
+        SELECT d.task_id, d.ignore_failed FROM tasks_dependency d WHERE d.depends_on_id = finished ORDER BY d.task_id
     LOOP
-        -- The lock queues concurrent finishers of this dependent's other
-        -- dependencies; the next statements see what they committed.
-        PERFORM 1 FROM tasks_task WHERE id = dependent AND status = 'waiting' FOR NO KEY UPDATE;
-        CONTINUE WHEN NOT FOUND;
-        SELECT count(*) INTO still_open
-        FROM tasks_dependency d JOIN tasks_task x ON x.id = d.depends_on_id
-        WHERE d.task_id = dependent AND x.status NOT IN ('completed', 'failed', 'cancelled');
-        SELECT x.id, x.node, x.status INTO broken
-        FROM tasks_dependency d JOIN tasks_task x ON x.id = d.depends_on_id
-        WHERE d.task_id = dependent AND NOT d.ignore_failed AND x.status IN ('failed', 'cancelled')
-        ORDER BY x.id LIMIT 1;
-        IF broken.id IS NOT NULL THEN
+        IF outcome <> 'completed' AND NOT edge.ignore_failed THEN
             UPDATE tasks_task
             SET status = 'cancelled', completed_at = now(), updated_at = now(),
                 last_error = format('DependencyFailed: its dependency %s (%s) is %s, so it does not run.',
-                                    coalesce(nullif(broken.node, ''), 'task'), broken.id, broken.status)
-            WHERE id = dependent;
-        ELSIF still_open = 0 THEN
+                                    coalesce(nullif(finished_node, ''), 'task'), finished, outcome)
+            WHERE id = edge.task_id AND status = 'waiting';
+        ELSE
             UPDATE tasks_task
-            SET status = CASE WHEN run_at > clock_timestamp() THEN 'scheduled' ELSE 'pending' END, updated_at = now()
-            WHERE id = dependent;
+            SET waiting_on = waiting_on - 1, updated_at = now(),
+                status = CASE WHEN waiting_on > 1 THEN status
+                              WHEN run_at > clock_timestamp() THEN 'scheduled' ELSE 'pending' END
+            WHERE id = edge.task_id AND status = 'waiting';
         END IF;
     END LOOP;
 END $$;
 
--- A workflow task retried by hand: it waits again while its dependencies are not
--- done, and its dependents that were cancelled because of it wait again (their
--- own dependents follow, through the trigger).
-CREATE FUNCTION tasks_flow_revive(retried uuid) RETURNS void LANGUAGE plpgsql AS $$
+-- A workflow task retried by hand (or revived as the dependent of one): it
+-- counts again what it waits for, and waits if anything is left; its dependents
+-- cancelled because of it wait again (theirs follow, through the trigger); its
+-- waiting dependents that had counted it as done count it again.
+CREATE FUNCTION tasks_flow_revive(retried uuid, was text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE tasks_task t SET status = 'waiting', updated_at = now()
-    WHERE t.id = retried AND t.status IN ('pending', 'scheduled') AND EXISTS (
-        SELECT 1 FROM tasks_dependency d JOIN tasks_task x ON x.id = d.depends_on_id
-        WHERE d.task_id = retried
-          AND (x.status NOT IN ('completed', 'failed', 'cancelled') OR (x.status <> 'completed' AND NOT d.ignore_failed)));
+    UPDATE tasks_task t
+    SET waiting_on = o.open,
+        status = CASE WHEN o.open > 0 THEN 'waiting'
+                      WHEN t.status <> 'waiting' THEN t.status
+                      WHEN t.run_at > clock_timestamp() THEN 'scheduled' ELSE 'pending' END
+    FROM (SELECT count(*) AS open FROM tasks_dependency d JOIN tasks_task x ON x.id = d.depends_on_id
+          WHERE d.task_id = retried
+            AND NOT (x.status = 'completed' OR (x.status IN ('failed', 'cancelled') AND d.ignore_failed))) o
+    WHERE t.id = retried AND t.status IN ('waiting', 'scheduled', 'pending')
+      AND EXISTS (SELECT 1 FROM tasks_dependency WHERE task_id = retried);
     UPDATE tasks_task t SET status = 'waiting', completed_at = NULL, last_error = '', updated_at = now()
     FROM tasks_dependency d
     WHERE d.depends_on_id = retried AND t.id = d.task_id AND t.status = 'cancelled'
       AND t.last_error LIKE 'DependencyFailed:%';
+    UPDATE tasks_task t SET waiting_on = t.waiting_on + 1, updated_at = now()
+    FROM tasks_dependency d
+    WHERE d.depends_on_id = retried AND t.id = d.task_id AND t.status = 'waiting'
+      AND (was = 'completed' OR d.ignore_failed);
 END $$;
 
 -- A closed batch whose tasks are all finished: mark it, once (the row lock and
@@ -113,7 +117,7 @@ DECLARE
 BEGIN
     IF is_finished AND NOT was_finished THEN
         IF NEW.workflow_id IS NOT NULL THEN
-            PERFORM tasks_flow_release(NEW.id);
+            PERFORM tasks_flow_release(NEW.id, NEW.status, NEW.node);
         END IF;
         IF NEW.batch_id IS NOT NULL THEN
             UPDATE tasks_batch
@@ -125,7 +129,7 @@ BEGIN
         END IF;
     ELSIF was_finished AND NOT is_finished THEN
         IF NEW.workflow_id IS NOT NULL THEN
-            PERFORM tasks_flow_revive(NEW.id);
+            PERFORM tasks_flow_revive(NEW.id, OLD.status);
         END IF;
         IF NEW.batch_id IS NOT NULL THEN
             UPDATE tasks_batch
@@ -148,8 +152,8 @@ DROP_FUNCTIONS = """
 DROP TRIGGER IF EXISTS tasks_task_flow ON tasks_task;
 DROP FUNCTION IF EXISTS tasks_flow();
 DROP FUNCTION IF EXISTS tasks_batch_finish(uuid);
-DROP FUNCTION IF EXISTS tasks_flow_revive(uuid);
-DROP FUNCTION IF EXISTS tasks_flow_release(uuid);
+DROP FUNCTION IF EXISTS tasks_flow_revive(uuid, text);
+DROP FUNCTION IF EXISTS tasks_flow_release(uuid, text, text);
 """
 
 FUNCTIONS = FUNCTIONS_SQL
@@ -265,6 +269,11 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='dependency',
             constraint=models.UniqueConstraint(fields=('task', 'depends_on'), name='dependency_unique'),
+        ),
+        migrations.AddField(
+            model_name='task',
+            name='waiting_on',
+            field=models.IntegerField(db_default=0, default=0),
         ),
         migrations.AlterField(
             model_name='event',

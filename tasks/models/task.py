@@ -99,6 +99,8 @@ class Task(models.Model):
     node = models.CharField(max_length=100, blank=True, default="", db_default="",
                             help_text="The task's name in its workflow.")
     batch_id = models.UUIDField(null=True, blank=True)
+    # How many dependencies a waiting workflow task still waits for.
+    waiting_on = models.IntegerField(default=0, db_default=0)
 
     result = models.JSONField(null=True, blank=True)
     last_error = models.TextField(blank=True)

@@ -101,8 +101,8 @@ class Workflow:
         if name in self.nodes:
             raise ValidationError({"name": [f"This workflow has a node named {name!r} already."]})
         node = Node(name, step, deps, ignored)
-        check_graph({**{n: (x.deps, x.ignored) for n, x in self.nodes.items()}, name: (deps, ignored)},
-                     new=name)
+        # Dependencies must be added first, so no cycle can form: check the new node alone.
+        check_node(name, deps, ignored, self.nodes)
         self.nodes[name] = node
         return node
 
@@ -165,25 +165,30 @@ def fan_in(steps: Sequence[Step], then: Step, *, name: str = "", ignore_failed: 
     return workflow
 
 
-def check_graph(graph: dict[str, tuple[Sequence[str], set[str]]], *, new: str | None = None) -> None:
+def check_graph(graph: dict[str, tuple[Sequence[str], set[str]]]) -> None:
     """Refuse unknown dependency names, self-dependencies and cycles (ValidationError naming the node).
 
     `graph`: node name -> (its dependencies' names, those it ignores failures of)."""
     for name, (deps, ignored) in graph.items():
-        if new is not None and name != new:
-            continue
-        if not name or len(name) > NODE_NAME_MAX:
-            raise ValidationError({"nodes": [f"Node names are 1 to {NODE_NAME_MAX} characters; {name!r} is not."]})
-        for dep in [*deps, *ignored]:
-            if dep not in graph:
-                raise ValidationError({f"nodes.{name}.deps": [f"Unknown node {dep!r}: name a node of this workflow."]})
-            if dep == name:
-                raise ValidationError({f"nodes.{name}.deps": ["A node cannot depend on itself."]})
-        if not set(ignored) <= set(deps):
-            raise ValidationError({f"nodes.{name}.ignore_failed": ["Name only nodes that are also in deps."]})
+        check_node(name, deps, ignored, graph)
     cycle = _cycle({name: deps for name, (deps, _) in graph.items()})
     if cycle:
         raise ValidationError({f"nodes.{cycle[0]}.deps": [f"The dependencies make a cycle: {' -> '.join(cycle)}."]})
+
+
+def check_node(name: str, deps: Sequence[str], ignored: set[str], known) -> None:
+    """One node's checks: its name, its dependencies known (and not itself), ignore_failed within deps."""
+    if not name or len(name) > NODE_NAME_MAX:
+        raise ValidationError({"nodes": [f"Node names are 1 to {NODE_NAME_MAX} characters; {name!r} is not."]})
+    for dep in deps:
+        if dep == name:
+            raise ValidationError({f"nodes.{name}.deps": ["A node cannot depend on itself."]})
+        if dep not in known:
+            raise ValidationError({f"nodes.{name}.deps": [f"Unknown node {dep!r}: name a node of this workflow."]})
+    if len(set(deps)) != len(deps):
+        raise ValidationError({f"nodes.{name}.deps": ["Name each dependency once."]})
+    if not set(ignored) <= set(deps):
+        raise ValidationError({f"nodes.{name}.ignore_failed": ["Name only nodes that are also in deps."]})
 
 
 def _cycle(graph: dict[str, Sequence[str]]) -> list[str] | None:
@@ -220,6 +225,7 @@ def insert_workflow(name: str, nodes: list[Node], now) -> WorkflowRow:
             node.task.node = node.name
             if node.deps:
                 node.task.status = TaskStatus.WAITING
+                node.task.waiting_on = len(node.deps)
         insert_many([node.task for node in nodes])
         ids = {node.name: node.task.id for node in nodes}
         Dependency.objects.bulk_create([
