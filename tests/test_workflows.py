@@ -3,9 +3,11 @@ retry of a failed node, results flow, batch counts and callbacks."""
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from tasks import queue
 from tasks.context import dependency_results, running
@@ -30,8 +32,7 @@ def run(*, fail: set = frozenset(), results: dict | None = None) -> list:
     jobs = queue.claim(raw_cursor(), WORKER, None, 1000)
     done = [Outcome(j.id, j.attempt, True, json.dumps((results or {}).get(j.id, {"ran": str(j.id)})), None,
                     1.0, 2.0) for j in jobs if j.id not in fail]
-    failures = [queue.failure(j, {"type": "Boom", "message": "no"}, __import__("django.utils.timezone").utils
-                              .timezone.now()) for j in jobs if j.id in fail]
+    failures = [queue.failure(j, {"type": "Boom", "message": "no"}, timezone.now()) for j in jobs if j.id in fail]
     queue.complete(raw_cursor(), WORKER, done)
     queue.fail(raw_cursor(), failures)
     return jobs
@@ -101,10 +102,6 @@ def test_cancelling_a_workflow_cancels_every_node_not_started():
 
 
 def test_a_node_scheduled_for_later_is_scheduled_when_released():
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     later = timezone.now() + timedelta(hours=1)
     workflow = chain(call("echo", 1), call("echo", 2, options={"run_at": later}))
     workflow.enqueue()
@@ -190,3 +187,31 @@ def test_a_finished_batch_is_one_message_on_the_event_stream():
     assert [(m.event, m.data["batch"], m.data["completed"], m.data["callbacks"]) for m in found] == [
         ("batch.finished", str(row.id), 1, [str(row.on_complete)])]
     assert Filter(queues=frozenset({"q"}), events=frozenset({"batch.*"})).accepts(found[0])
+
+
+def test_task_functions_are_nodes_with_their_own_options():
+    from tests import pytasks
+
+    workflow = Workflow()
+    a = workflow.add(pytasks.add, 1, 2)
+    b = workflow.add(pytasks.describe, "x", label="y", deps=[a])
+    workflow.enqueue()
+    first, second = Task.objects.get(pk=a.id), Task.objects.get(pk=b.id)
+    assert (first.type, first.payload) == (pytasks.add.type_name, {"args": [1, 2], "kwargs": {}})
+    assert (second.queue, second.priority, second.status, second.waiting_on) == ("python", 7, "waiting", 1)
+    assert second.payload == {"args": ["x"], "kwargs": {"label": "y"}}
+
+
+def test_retrying_an_ignored_failure_counts_it_again_for_its_waiting_dependents():
+    workflow = Workflow()
+    a = workflow.add("echo", 1, options={"max_retries": 0})
+    b = workflow.add("echo", 2, options={"run_at": timezone.now() + timedelta(hours=1)})
+    d = workflow.add("echo", 3, deps=[a, b], ignore_failed=[a])
+    workflow.enqueue()
+    run(fail={a.id})
+    assert Task.objects.get(pk=d.id).waiting_on == 1  # a counted as done; b still scheduled
+    queue.retry(Task.objects.get(pk=a.id))
+    assert (status(d), Task.objects.get(pk=d.id).waiting_on) == ("waiting", 2)
+    queue.run_now(Task.objects.get(pk=b.id))
+    run()
+    assert status(d) == "pending"
