@@ -215,3 +215,17 @@ def test_retrying_an_ignored_failure_counts_it_again_for_its_waiting_dependents(
     queue.run_now(Task.objects.get(pk=b.id))
     run()
     assert status(d) == "pending"
+
+
+def test_the_repair_chore_releases_a_task_a_drifted_count_left_waiting():
+    from tasks.maintenance import repair_flows
+
+    workflow = chain(call("echo", 1), call("echo", 2))
+    workflow.enqueue()
+    a, b = workflow.nodes.values()
+    Task.objects.filter(pk=b.id).update(waiting_on=5)  # as a manual edit of the table would
+    run()
+    assert status(a) == "completed" and status(b) == "waiting"
+    assert repair_flows.run_once(timezone.now()) == 0  # too recent: may belong to a transaction in flight
+    assert repair_flows.run_once(timezone.now() + timedelta(minutes=2)) == 1
+    assert status(b) == "pending"

@@ -245,3 +245,29 @@ def cancel_workflow(workflow_id: UUID, *, now=None) -> int:
 def _short(task: Any) -> str:
     name = task if isinstance(task, str) else getattr(task, "name", None) or getattr(task, "type_name", "task")
     return str(name).rsplit(".", 1)[-1][:60]
+
+
+# A safety net, never the way progress is made (the trigger of 0013_workflows
+# is): waiting tasks whose dependencies are all done, left waiting by a counter
+# that drifted (a manual edit of the table, a transaction run in REPEATABLE
+# READ...). Old rows only, so that it never races a finishing transaction.
+RELEASE_STUCK = """
+UPDATE tasks_task SET waiting_on = 0, updated_at = now(),
+    status = CASE WHEN run_at > clock_timestamp() THEN 'scheduled' ELSE 'pending' END
+WHERE id IN (
+    SELECT t.id FROM tasks_task t
+    WHERE t.status = 'waiting' AND t.workflow_id IS NOT NULL AND t.updated_at < %(before)s
+      AND NOT EXISTS (
+          SELECT 1 FROM tasks_dependency d JOIN tasks_task x ON x.id = d.depends_on_id
+          WHERE d.task_id = t.id
+            AND NOT (x.status = 'completed' OR (x.status IN ('failed', 'cancelled') AND d.ignore_failed)))
+    LIMIT %(limit)s
+    FOR UPDATE OF t SKIP LOCKED
+) AND status = 'waiting'
+"""
+
+
+def release_stuck(cursor, before, limit: int = 1000) -> int:
+    """Release waiting workflow tasks (unchanged since `before`) whose dependencies are all done."""
+    cursor.execute(RELEASE_STUCK, {"before": before, "limit": limit})
+    return cursor.rowcount
