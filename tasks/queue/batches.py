@@ -112,8 +112,10 @@ def enqueue_batch(steps: Sequence[Step], name: str = "", **callbacks: Step | Non
 
 def cancel_batch(batch_id: UUID, *, now=None) -> int:
     """Close the batch, cancel its callbacks and every task of it not started; returns how many tasks."""
+    # Tasks first, then the batch row, in the order the worker's outcomes lock
+    # them (a task, then its batch): locking the batch row first could deadlock.
+    row = BatchRow.objects.get(pk=batch_id)
     with transaction.atomic():
-        row = BatchRow.objects.select_for_update().get(pk=batch_id)
         cancel(Task.objects.filter(pk__in=[getattr(row, key) for key in CALLBACKS if getattr(row, key)]), now=now)
         count = cancel(Task.objects.filter(batch_id=batch_id), now=now)
         close_batch(batch_id)
