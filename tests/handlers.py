@@ -81,15 +81,18 @@ WHERE d.task_id = %s AND x.status <> 'completed'
 
 @register("flowstep")
 def flowstep(payload):
-    """`record`, plus "EARLY" at the end of the line when a dependency is not completed yet."""
+    """`record`, and "<id> EARLY" in TASKQUEUE_TEST_LOG + ".early" when a dependency is not completed yet."""
     from django.db import connection
 
     job = current_job()
     with connection.cursor() as cursor:
         cursor.execute(_OPEN_DEPENDENCIES, [job.id])
         early = cursor.fetchone()[0]
+    if early:
+        with open(os.environ["TASKQUEUE_TEST_LOG"] + ".early", "a") as log:
+            log.write(f"{job.id} EARLY\n")
     with open(os.environ["TASKQUEUE_TEST_LOG"], "a") as log:
-        log.write(f"{job.id} {job.attempt} {os.getpid()}{' EARLY' if early else ''}\n")
+        log.write(f"{job.id} {job.attempt} {os.getpid()}\n")
     if isinstance(payload, dict) and payload.get("sleep"):
         time.sleep(payload["sleep"])
     return {"pid": os.getpid()}
