@@ -90,3 +90,14 @@ def test_cancelling_a_batch_and_unknown_ids(api):
     error_of(api.get("/api/workflows/not-an-id"), 404)
     error = error_of(post(api, "/api/batches", {"tasks": [{"type": "echo", "priority": 1000}]}), 400)
     assert "tasks[0].priority" in error["fields"]
+
+
+def test_each_node_keeps_its_own_options(api):
+    body = {"nodes": [node("a", queue="io", priority=9, max_retries=0),
+                      node("b", ["a"], scheduled_for="2099-01-01T00:00:00Z")]}
+    data = post(api, "/api/workflows", body).json()
+    a, b = (Task.objects.get(pk=n["task_id"]) for n in data["nodes"])
+    assert (a.queue, a.priority, a.max_retries, a.status) == ("io", 9, 0, "pending")
+    assert (b.status, b.run_at.year, b.waiting_on) == ("waiting", 2099, 1)
+    run()
+    assert Task.objects.get(pk=b.id).status == "scheduled"  # released, but its time is to come
