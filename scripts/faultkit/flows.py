@@ -1,4 +1,4 @@
-"""Scenario 7: SIGKILL workers while a DAG and a batch run (docs/workflows.md)."""
+"""Scenario 9: SIGKILL workers while a DAG and a batch run (docs/workflows.md)."""
 
 import json
 import random
@@ -13,7 +13,7 @@ UNFINISHED = "('waiting', 'scheduled', 'pending', 'processing')"
 
 
 def sigkill_during_workflows(lab: Lab) -> Result:
-    """7. SIGKILL a random worker every few seconds while a DAG and a batch run."""
+    """9. SIGKILL a random worker every few seconds while a DAG and a batch run."""
     nodes, batch = (200, 2000) if lab.short else (1000, 10000)
     url, fleet = lab.scenario("s7_workflows")
     out = fleet.folder / "produced-flows.log"
@@ -53,7 +53,7 @@ def sigkill_during_workflows(lab: Lab) -> Result:
         problems.append(f"{finished_events} batch.finished events, not 1")
     result = lab.audit(url, fleet, {"flowstep": "completed"})
     return Result(
-        7, "SIGKILL a random worker every 1.5-3 s while a DAG and a batch run", result,
+        9, "SIGKILL a random worker every 1.5-3 s while a DAG and a batch run", result,
         faults=f"{kills} SIGKILLs", recovery=seconds([drained]), problems=problems,
         figures={"workload": f"a {nodes}-node DAG (layers of 20, 3 dependencies each) and a {batch}-task batch "
                              "with on_success, on_failure and on_complete",
