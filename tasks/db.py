@@ -49,6 +49,39 @@ def connection_lost() -> bool:
     return raw is None or raw.closed or raw.broken
 
 
+# SQLSTATE 25006, read_only_sql_transaction: a write reached a server that only
+# reads, a standby. Behind a failover this means "no primary here": a pooled
+# connection or a DNS name still pointing at the demoted side, or a URL without
+# target_session_attrs=read-write. It is an outage to wait out, not a bug.
+READ_ONLY_SQLSTATE = "25006"
+
+
+def read_only_server(exc: BaseException) -> bool:
+    """Whether `exc` is a write refused because the server is a standby."""
+    for error in (exc, exc.__cause__):
+        if getattr(error, "sqlstate", None) == READ_ONLY_SQLSTATE:
+            return True
+    return False
+
+
+def primary_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means no writable primary is reachable on this thread's
+    connection: it broke, or it leads to a standby. Either way, reconnect."""
+    return connection_lost() or read_only_server(exc)
+
+
+def discard_connection() -> None:
+    """Close this thread's connection for good (not back into a pool), so that the
+    next one is opened afresh and libpq looks for the primary again."""
+    raw = connection.connection
+    if raw is not None and not raw.closed:
+        raw.close()  # a closed connection is dropped by the pool, not lent again
+    try:
+        connection.close()
+    except Exception:  # noqa: BLE001 - a broken connection may fail to close
+        pass
+
+
 def notify(channel: str, payload: str) -> None:
     """NOTIFY through Django's connection, inside the caller's transaction if any."""
     with connection.cursor() as cursor:
