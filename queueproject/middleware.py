@@ -10,6 +10,7 @@ written: the request's transaction never committed.
 
 import logging
 
+import psycopg
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.http import HttpResponse
 
@@ -31,7 +32,9 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request, exception):
         read_only = read_only_server(exception)
-        if not (read_only or isinstance(exception, OperationalError | InterfaceError)):
+        # psycopg's own errors too: hot-path statements run on raw psycopg cursors (tasks/db.py).
+        lost = OperationalError | InterfaceError | psycopg.OperationalError | psycopg.InterfaceError
+        if not (read_only or isinstance(exception, lost)):
             return None
         first_line = (str(exception).strip().splitlines() or [type(exception).__name__])[0]
         logger.warning("Database unavailable during %s %s: %s", request.method, request.path, first_line)
@@ -83,7 +86,7 @@ class ReplicaReadsMiddleware:
                 if callable(getattr(response, "render", None)):
                     response = response.render()  # templates may still run queries: here, not on the primary
                 return response
-        except DatabaseError as exc:
+        except (DatabaseError, psycopg.Error) as exc:
             # Replica away or refusing: the primary answers instead (a read-only view runs again safely).
             logger.warning("Replica read failed for %s (%s); reading from the primary", request.path,
                            (str(exc).strip().splitlines() or [type(exc).__name__])[0])
@@ -97,7 +100,4 @@ class ReplicaReadsMiddleware:
                 or request.resolver_match is None or request.resolver_match.view_name not in REPLICA_VIEWS
                 or request.COOKIES.get(PRIMARY_COOKIE)):
             return False
-        try:
-            return replica.recent_lag() <= conf.get("REPLICA_MAX_LAG")
-        except DatabaseError:
-            return False
+        return replica.recent_lag() <= conf.get("REPLICA_MAX_LAG")  # infinite while it is away

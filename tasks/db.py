@@ -10,6 +10,8 @@ from uuid import UUID, SafeUUID
 import psycopg
 from django.db import connection, transaction
 
+from tasks import replica
+
 # Channels of NOTIFY. A trigger on the task table notifies CHANNEL with the
 # queue name whenever a row becomes pending (insert, promotion, manual retry);
 # NOTIFY is transactional, so listeners hear of a task exactly when its enqueue
@@ -31,15 +33,17 @@ def reconnect_delay(failures: int) -> float:
     return RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
 
 
-def raw_cursor() -> psycopg.Cursor:
+def raw_cursor(on_primary: bool = False) -> psycopg.Cursor:
     """A server-binding psycopg cursor on Django's connection for this thread.
 
     Django's own cursors bind parameters client-side, which rules out prepared
     statements; this one can prepare. It shares the connection, so it also
-    shares Django's transaction state and reconnection.
+    shares Django's transaction state and reconnection. `on_primary`: the
+    primary's even while a monitoring view reads from the replica (tasks/replica.py).
     """
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
+    wrapper = replica.primary() if on_primary else connection
+    wrapper.ensure_connection()
+    return psycopg.Cursor(wrapper.connection)
 
 
 def connection_lost() -> bool:

@@ -10,12 +10,16 @@ than going anywhere silently. Reads that must see the caller's own write (a
 task just created, an action's result) never enter the scope.
 """
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
+from asgiref.local import Local
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 REPLICA = "replica"
 
@@ -31,6 +35,8 @@ SELECT CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_
 # routing asks the replica at most once per LAG_CHECK_INTERVAL, not per request.
 LAG_CHECK_INTERVAL = 1.0
 _seen = [float("-inf"), 0.0]
+# The primary's connection of this thread while reading() lends its place to the replica's.
+_hidden = Local()
 
 
 def configured() -> bool:
@@ -47,10 +53,18 @@ def reading() -> Iterator[None]:
     """Send this thread's default-connection queries to the replica until the block ends."""
     primary = connections[DEFAULT_DB_ALIAS]
     connections[DEFAULT_DB_ALIAS] = connections[REPLICA]
+    _hidden.primary = primary
     try:
         yield
     finally:
         connections[DEFAULT_DB_ALIAS] = primary
+        del _hidden.primary
+
+
+def primary() -> BaseDatabaseWrapper:
+    """This thread's primary connection, also inside reading(): for the few writes
+    a read-only view makes on the side (the API's shared rate-limit counts)."""
+    return getattr(_hidden, "primary", None) or connections[DEFAULT_DB_ALIAS]
 
 
 def lag_seconds() -> float:
@@ -63,6 +77,14 @@ def lag_seconds() -> float:
 
 
 def recent_lag() -> float:
-    """lag_seconds(), or this process's reading of less than LAG_CHECK_INTERVAL ago."""
+    """lag_seconds(), or this process's reading of less than LAG_CHECK_INTERVAL
+    ago; infinite while the replica cannot be reached (asked again after the interval,
+    so that a replica that is away costs one connection attempt per interval, not per request)."""
     at, lag = _seen
-    return lag if time.monotonic() - at < LAG_CHECK_INTERVAL else lag_seconds()
+    if time.monotonic() - at < LAG_CHECK_INTERVAL:
+        return lag
+    try:
+        return lag_seconds()
+    except (DatabaseError, psycopg.Error):
+        _seen[:] = time.monotonic(), math.inf
+        return math.inf

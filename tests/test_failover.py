@@ -156,14 +156,33 @@ def test_monitoring_reads_come_from_the_replica_and_own_writes_from_the_primary(
                                                                    timeout=10).json()["results"]],
                  timeout=15, message="the replica catching up")
 
+        # The dashboard says where its numbers come from.
+        browser = _staff_session(env, server.url)
+        assert "read from the replica, 0.0 s behind the primary" in browser.get(f"{server.url}/dashboard/",
+                                                                                timeout=10).text
+
         # The replica away: monitoring reads fall back to the primary, and health says so.
         pair.standby.stop("immediate")
         listed = requests.get(f"{server.url}/api/tasks", headers=headers, timeout=10)
         assert listed.status_code == 200 and task_id in [t["id"] for t in listed.json()["results"]]
         health = requests.get(f"{server.url}/api/health", timeout=10).json()
         assert health["replica"]["database"].startswith("unreachable") and health["status"] != "unavailable"
+        page = browser.get(f"{server.url}/dashboard/tasks/", timeout=10)
+        assert page.status_code == 200 and "read from the primary (the replica is unreachable)" in page.text
     finally:
         server.stop()
+
+
+def _staff_session(env: dict, base: str) -> requests.Session:
+    _manage({**env, "DJANGO_SUPERUSER_PASSWORD": "pw-for-the-test"}, "createsuperuser", "--noinput",
+            "--username", "ops", "--email", "ops@example.com")
+    browser = requests.Session()
+    browser.get(f"{base}/admin/login/", timeout=10)
+    browser.post(f"{base}/admin/login/", timeout=10, data={
+        "username": "ops", "password": "pw-for-the-test", "next": "/dashboard/",
+        "csrfmiddlewaretoken": browser.cookies["csrftoken"]}, headers={"Referer": f"{base}/admin/login/"})
+    browser.cookies.pop("queue_read_primary", None)  # the login was a write; this test wants the replica
+    return browser
 
 
 def _lagging_health(base: str) -> dict | None:
