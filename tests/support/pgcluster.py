@@ -139,9 +139,20 @@ class ReplicaPair:
         self.primary = Cluster(settings)
         self.standby: Cluster | None = None
         self.settings = settings
+        self.link = None
 
-    def add_standby(self, synchronous: bool) -> Cluster:
-        self.standby = Cluster(self.settings, standby_of=self.primary)
+    def add_standby(self, synchronous: bool, through_link: bool = False) -> Cluster:
+        """`through_link`: the standby streams through a TCP proxy that cut_link() can cut,
+        so that the test decides when the standby stops receiving (a lagging standby)."""
+        settings = self.settings
+        if through_link:
+            from tests.support.database import TcpProxy
+
+            self.link = TcpProxy(("127.0.0.1", self.primary.port))
+            self.link.start()
+            settings = {**(settings or {}), "primary_conninfo":
+                        f"host=127.0.0.1 port={self.link.port} user={SUPERUSER} application_name=standby"}
+        self.standby = Cluster(settings, standby_of=self.primary)
         if synchronous:
             self.primary.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
             self.primary.execute("SELECT pg_reload_conf()")
@@ -154,6 +165,10 @@ class ReplicaPair:
         wanted = "sync" if synchronous else "async"
         wait_for(lambda: self.primary.execute("SELECT sync_state FROM pg_stat_replication") == [(wanted,)],
                  timeout=timeout, interval=0.1, message=f"the standby streaming ({wanted})")
+
+    def cut_link(self) -> None:
+        """Stop the standby receiving WAL (add_standby(through_link=True) first)."""
+        self.link.cut()
 
     def url(self, dbname: str, **params: str) -> str:
         """A libpq multi-host URL that reaches whichever of the two accepts writes."""
