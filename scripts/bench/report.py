@@ -12,6 +12,17 @@ cores. Absolute numbers move by ±30% from run to run; compare the ratios measur
 (the floor and the drain below come from the same run)."""
 
 
+# A separate script (it starts clusters of its own); its figures live in docs/scaling.md.
+REPLICATION = [
+    "## Replication: a synchronous standby", "",
+    "Not part of `make bench`: `.venv/bin/python scripts/bench_replication.py` runs the enqueue and drain "
+    "sections on a primary alone, then with a streaming standby (asynchronous, synchronous, and synchronous "
+    "with `QUEUE_ASYNC_COMMIT=true`), on two throwaway clusters of its own. Its latest figures, and what a "
+    "synchronous standby costs across machines, are in "
+    "[Scaling](scaling.md#high-availability-failover-and-read-replicas).", "",
+]
+
+
 def render(r: dict) -> str:
     out = ["# Benchmarks", "", f"Produced by `{r['command']}` on {r['date']} "
            f"({r['runs']} runs per figure, medians; the whole run took {r['minutes']:.0f} minutes).", "", NOTE, ""]
@@ -30,6 +41,7 @@ def render(r: dict) -> str:
         out += _latency(r["latency"])
     if "scale" in r:
         out += _scale(r["scale"])
+    out += REPLICATION
     out += ["## Where it ran", "",
             "Load average (1 minute) at the start of each section, from everything on the machine: "
             + ", ".join(f"{name} {load:.1f}" for name, load in r.get("load", {}).items()) + ".", ""]
