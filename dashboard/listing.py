@@ -51,7 +51,8 @@ SORTS = {
 
 
 # The header of the task table's state column, on each status's list.
-STATE_LABELS = {"waiting": "Waiting", "scheduled": "Runs", "pending": "Waiting", "processing": "Running for", "completed": "Took",
+STATE_LABELS = {"waiting": "Waiting",
+                "scheduled": "Runs", "pending": "Waiting", "processing": "Running for", "completed": "Took",
                 "failed": "Failed", "cancelled": "Cancelled"}
 
 

@@ -58,7 +58,8 @@ class WorkflowCreateSerializer(StrictFields, serializers.Serializer):
         try:
             check_graph({node["name"]: (node["deps"], set(node["ignore_failed"])) for node in nodes})
         except DjangoValidationError as exc:
-            raise serializers.ValidationError({k.removeprefix("nodes."): v for k, v in exc.message_dict.items()}) from None
+            fields = {key.removeprefix("nodes."): value for key, value in exc.message_dict.items()}
+            raise serializers.ValidationError(fields) from None
         return nodes
 
 

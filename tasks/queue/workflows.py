@@ -131,16 +131,15 @@ class Workflow:
         if not self.nodes:
             raise ValidationError({"nodes": ["A workflow needs at least one node."]})
         now = now or timezone.now()
-        rows = []
         for node in self.nodes.values():
             try:
                 row = node.step.build(now)
             except ValidationError as exc:
                 raise ValidationError({f"nodes.{node.name}": exc.messages}) from exc
             if row.unique_key is not None or row.idempotency_key is not None:
-                raise ValidationError({f"nodes.{node.name}": ["Workflow tasks cannot have a unique or idempotency key."]})
+                message = "Workflow tasks cannot have a unique or idempotency key."
+                raise ValidationError({f"nodes.{node.name}": [message]})
             node.task = row
-            rows.append(row)
         self.row = insert_workflow(self.name, list(self.nodes.values()), now)
         return self.row
 
