@@ -66,3 +66,16 @@ def test_cancelling_a_workflow_and_a_batch_from_the_dashboard(staff_client):
 def test_members_without_the_operate_scope_cannot_cancel(member_client):
     workflow, _ = diamond()
     assert member_client.post(f"/dashboard/workflows/{workflow.row.id}/cancel/", YES).status_code == 403
+
+
+def test_waiting_is_a_status_like_the_others_in_lists_and_filters(staff_client, django_user_model):
+    from tests.api_helpers import client_for
+
+    workflow, (a, b, c, d) = diamond()
+    page = staff_client.get("/dashboard/tasks/?status=waiting").content.decode()
+    assert f"/dashboard/tasks/{b.id}/" in page and "badge status-waiting" in page
+    assert f"/dashboard/tasks/{a.id}/" not in page
+    api = client_for(django_user_model.objects.create_user("reader"))
+    listed = api.get("/api/tasks?status=waiting").json()
+    assert {t["id"] for t in listed["results"]} == {str(b.id), str(c.id), str(d.id)}
+    assert api.get("/api/stats").json()["waiting_count"] == 3
