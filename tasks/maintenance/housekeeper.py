@@ -17,6 +17,7 @@ from tasks.maintenance import (
     promote,
     prune,
     prune_events,
+    repair_flows,
     rescue,
 )
 
@@ -34,6 +35,7 @@ def chores() -> list[tuple[str, object, float]]:
         ("fold_events", fold_events.run_once, 1.0),
         ("fold_history", fold_history.run_once, 1.0),
         ("prune_events", prune_events.run_once, conf.get("PRUNE_INTERVAL")),
+        ("repair_flows", repair_flows.run_once, 60.0),
     ]
 
 

@@ -10,6 +10,7 @@ from .task import (
     ACTIVE_STATUSES,
     CANCELLABLE_STATUSES,
     FINISHED_STATUSES,
+    RESCHEDULABLE_STATUSES,
     RETRYABLE_STATUSES,
     Task,
     TaskQuerySet,
@@ -19,13 +20,17 @@ from .throttle import RateWindow
 from .timing import TimingCount, TimingKind
 from .webhook import DeliveryStatus, WebhookDelivery
 from .worker import Worker, WorkerState
+from .workflow import Batch, Dependency, Workflow
 
 __all__ = [
     "ACTIVE_STATUSES",
     "AuditEntry",
+    "Batch",
+    "Dependency",
     "CANCELLABLE_STATUSES",
     "FINISHED_STATUSES",
     "MissedTicks",
+    "RESCHEDULABLE_STATUSES",
     "RETRYABLE_STATUSES",
     "DeliveryStatus",
     "Event",
@@ -48,4 +53,5 @@ __all__ = [
     "WebhookDelivery",
     "Worker",
     "WorkerState",
+    "Workflow",
 ]
