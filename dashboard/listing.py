@@ -40,6 +40,7 @@ SCAN_BUDGET = 20_000
 FIELDS = {"created": "id", "runs": "run_at", "running": "started_at", "failed": "completed_at"}
 SORTS = {
     "": ("-created", "created"),
+    "waiting": ("-created", "created"),
     "scheduled": ("runs", "-runs", "-created", "created"),
     "pending": ("-created", "created"),
     "processing": ("running", "-running", "-created", "created"),
@@ -50,7 +51,8 @@ SORTS = {
 
 
 # The header of the task table's state column, on each status's list.
-STATE_LABELS = {"scheduled": "Runs", "pending": "Waiting", "processing": "Running for", "completed": "Took",
+STATE_LABELS = {"waiting": "Waiting",
+                "scheduled": "Runs", "pending": "Waiting", "processing": "Running for", "completed": "Took",
                 "failed": "Failed", "cancelled": "Cancelled"}
 
 

@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # 503 (not 500) while PostgreSQL is away; see queueproject/middleware.py.
     "queueproject.middleware.DatabaseUnavailableMiddleware",
+    # Monitoring pages read from DATABASE_REPLICA_URL when it is set; see queueproject/middleware.py.
+    "queueproject.middleware.ReplicaReadsMiddleware",
 ]
 
 ROOT_URLCONF = "queueproject.urls"
@@ -124,6 +126,19 @@ if env.bool("DB_POOL", default=False):
         "timeout": env.float("DB_POOL_TIMEOUT", default=3.0),
         "reconnect_timeout": 5.0,
         "check": database.check_pooled_connection,
+    }
+# An optional streaming replica for monitoring reads (tasks/replica.py,
+# docs/scaling.md): the dashboard's lists, the task list and /api/stats read
+# there while it is no more than QUEUE_REPLICA_MAX_LAG seconds behind.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **DATABASES["default"], **database.django_settings(DATABASE_REPLICA_URL),
+        # Same pool settings as the primary's, if any (a copy: Django fills OPTIONS in).
+        "OPTIONS": {**database.django_settings(DATABASE_REPLICA_URL)["OPTIONS"],
+                    **({"pool": DATABASES["default"]["OPTIONS"]["pool"]}
+                       if "pool" in DATABASES["default"]["OPTIONS"] else {})},
+        "TEST": {"MIRROR": "default"},
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -309,6 +324,8 @@ _QUEUE_SETTINGS = [
     ("METRICS_TOKEN", "str", ""),
     # The overview's alarm: a queue whose oldest pending task waited longer than this (0: off).
     ("ALARM_PENDING_AGE", "float", 300.0),
+    # Monitoring reads leave the replica (DATABASE_REPLICA_URL) for the primary when it lags more.
+    ("REPLICA_MAX_LAG", "float", 30.0),
     # Input limits.
     ("MAX_PAYLOAD_BYTES", "int", 256 * 1024),
     ("MAX_PAYLOAD_DEPTH", "int", 32),

@@ -23,7 +23,7 @@ import traceback
 import warnings
 from pathlib import Path
 
-from faultkit import crashes, database
+from faultkit import crashes, database, failover, flows
 from faultkit.audit import Audit
 from faultkit.cluster import Cluster
 from faultkit.fleet import ROOT, Fleet
@@ -37,6 +37,9 @@ SCENARIOS = {
     4: crashes.poison,
     5: database.long_transaction,
     6: database.connection_budget,
+    7: failover.failover_sync,
+    8: failover.failover_async,
+    9: flows.sigkill_during_workflows,
 }
 
 

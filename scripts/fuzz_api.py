@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Property-based run of schemathesis over the OpenAPI schema, against the real
-service (uvicorn), for .ci/run: no 500s, every response matches the schema.
+service (granian, as `make run` starts it), for .ci/run: no 500s, every response matches the schema.
 
 Uses DATABASE_URL when set (migrated first), otherwise a throw-away embedded
 PostgreSQL in a temporary folder. Creates a staff token so that every

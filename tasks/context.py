@@ -57,3 +57,27 @@ def report_progress(value: float | None, message: str = "") -> bool:
     from tasks import queue
 
     return queue.report_progress(current_job(), value, str(message)[:500])
+
+
+# A dependent's view of its dependencies: one query, run only when a handler asks.
+DEPENDENCY_RESULTS = """
+SELECT x.node, x.id, x.status, x.result
+FROM tasks_dependency d JOIN tasks_task x ON x.id = d.depends_on_id
+WHERE d.task_id = %s
+"""
+
+
+def dependency_results() -> dict:
+    """The results of the running task's workflow dependencies, by node name.
+
+    A dependency that failed or was cancelled (an `ignore_failed` edge) has
+    None. One query per call; tasks that never call it pay nothing."""
+    import json
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(DEPENDENCY_RESULTS, [current_job().id])
+        # Django's connection reads jsonb as its text (JSONField parses it).
+        return {node or str(task_id): json.loads(result) if status == "completed" and result is not None else None
+                for node, task_id, status, result in cursor.fetchall()}

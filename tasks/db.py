@@ -10,6 +10,8 @@ from uuid import UUID, SafeUUID
 import psycopg
 from django.db import connection, transaction
 
+from tasks import replica
+
 # Channels of NOTIFY. A trigger on the task table notifies CHANNEL with the
 # queue name whenever a row becomes pending (insert, promotion, manual retry);
 # NOTIFY is transactional, so listeners hear of a task exactly when its enqueue
@@ -31,15 +33,17 @@ def reconnect_delay(failures: int) -> float:
     return RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
 
 
-def raw_cursor() -> psycopg.Cursor:
+def raw_cursor(on_primary: bool = False) -> psycopg.Cursor:
     """A server-binding psycopg cursor on Django's connection for this thread.
 
     Django's own cursors bind parameters client-side, which rules out prepared
     statements; this one can prepare. It shares the connection, so it also
-    shares Django's transaction state and reconnection.
+    shares Django's transaction state and reconnection. `on_primary`: the
+    primary's even while a monitoring view reads from the replica (tasks/replica.py).
     """
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
+    wrapper = replica.primary() if on_primary else connection
+    wrapper.ensure_connection()
+    return psycopg.Cursor(wrapper.connection)
 
 
 def connection_lost() -> bool:
@@ -47,6 +51,39 @@ def connection_lost() -> bool:
     restarted, backend terminated), as opposed to a statement that failed."""
     raw = connection.connection
     return raw is None or raw.closed or raw.broken
+
+
+# SQLSTATE 25006, read_only_sql_transaction: a write reached a server that only
+# reads, a standby. Behind a failover this means "no primary here": a pooled
+# connection or a DNS name still pointing at the demoted side, or a URL without
+# target_session_attrs=read-write. It is an outage to wait out, not a bug.
+READ_ONLY_SQLSTATE = "25006"
+
+
+def read_only_server(exc: BaseException) -> bool:
+    """Whether `exc` is a write refused because the server is a standby."""
+    for error in (exc, exc.__cause__):
+        if getattr(error, "sqlstate", None) == READ_ONLY_SQLSTATE:
+            return True
+    return False
+
+
+def primary_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means no writable primary is reachable on this thread's
+    connection: it broke, or it leads to a standby. Either way, reconnect."""
+    return connection_lost() or read_only_server(exc)
+
+
+def discard_connection() -> None:
+    """Close this thread's connection for good (not back into a pool), so that the
+    next one is opened afresh and libpq looks for the primary again."""
+    raw = connection.connection
+    if raw is not None and not raw.closed:
+        raw.close()  # a closed connection is dropped by the pool, not lent again
+    try:
+        connection.close()
+    except Exception:  # noqa: BLE001 - a broken connection may fail to close
+        pass
 
 
 def notify(channel: str, payload: str) -> None:

@@ -70,3 +70,29 @@ def tally(payload):
     if payload == "crash":
         os._exit(9)
     return result
+
+
+# A workflow node's dependencies that are not completed (there should be none when it runs).
+_OPEN_DEPENDENCIES = """
+SELECT count(*) FROM tasks_dependency d JOIN tasks_task x ON x.id = d.depends_on_id
+WHERE d.task_id = %s AND x.status <> 'completed'
+"""
+
+
+@register("flowstep")
+def flowstep(payload):
+    """`record`, and "<id> EARLY" in TASKQUEUE_TEST_LOG + ".early" when a dependency is not completed yet."""
+    from django.db import connection
+
+    job = current_job()
+    with connection.cursor() as cursor:
+        cursor.execute(_OPEN_DEPENDENCIES, [job.id])
+        early = cursor.fetchone()[0]
+    if early:
+        with open(os.environ["TASKQUEUE_TEST_LOG"] + ".early", "a") as log:
+            log.write(f"{job.id} EARLY\n")
+    with open(os.environ["TASKQUEUE_TEST_LOG"], "a") as log:
+        log.write(f"{job.id} {job.attempt} {os.getpid()}\n")
+    if isinstance(payload, dict) and payload.get("sleep"):
+        time.sleep(payload["sleep"])
+    return {"pid": os.getpid()}

@@ -112,3 +112,11 @@ def _started(sender, task_result, **kwargs):
 @receiver(task_finished)
 def _finished(sender, task_result, **kwargs):
     _signal_log(f"finished {task_result.id} {task_result.status} {os.getpid()}")
+
+
+@task
+def total_of_dependencies():
+    """The sum of its workflow dependencies' results (tests of the results flow)."""
+    from tasks.context import dependency_results
+
+    return sum(dependency_results().values())

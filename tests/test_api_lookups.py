@@ -62,12 +62,13 @@ def test_health_counts_the_workers_the_orm_counts(settings):
                         (WorkerState.STOPPED, now), (WorkerState.RUNNING, stale), (WorkerState.STOPPING, now)]:
         WorkerFactory(state=state, last_heartbeat=beat)
     orm = Worker.objects.alive(now).aggregate(alive=Count("pk"), paused=Count("pk", filter=Q(state=WorkerState.PAUSED)))
-    assert lookups.worker_health(now) == (orm["alive"], orm["paused"], Worker.objects.aggregate(m=Max("last_heartbeat"))["m"])
+    assert lookups.worker_health(now) == (orm["alive"], orm["paused"], Worker.objects.aggregate(m=Max("last_heartbeat"))["m"],
+                                          True)
     assert lookups.worker_health(now)[:2] == (3, 1)
 
 
 def test_health_with_no_worker():
-    assert lookups.worker_health(timezone.now()) == (0, 0, None)
+    assert lookups.worker_health(timezone.now()) == (0, 0, None, True)
 
 
 @pytest.mark.parametrize("time_zone", ["UTC", "America/New_York"])

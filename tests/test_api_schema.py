@@ -12,6 +12,9 @@ EXPECTED_PATHS = {
     "/api/workers/{id}/pause", "/api/workers/{id}/resume", "/api/queues", "/api/queues/{name}",
     "/api/queues/{name}/pause", "/api/queues/{name}/resume", "/api/queues/{name}/purge",
     "/api/dead-letters", "/api/dead-letters/retry",
+    "/api/workflows", "/api/workflows/{id}", "/api/workflows/{id}/cancel",
+    "/api/batches", "/api/batches/{id}", "/api/batches/{id}/tasks", "/api/batches/{id}/close",
+    "/api/batches/{id}/cancel",
 }
 
 

@@ -46,7 +46,8 @@ def test_queue_stats_table_and_json():
     queue.enqueue("echo", 1, queue="mail")
     queue.cancel(queue.enqueue("echo", 2, queue="mail"))
     table = run("queue_stats")
-    assert table.splitlines()[1].split() == ["mail", "0", "1", "0", "0", "0", "1"]
+    # waiting, scheduled, pending, processing, completed, failed, cancelled
+    assert table.splitlines()[1].split() == ["mail", "0", "0", "1", "0", "0", "0", "1"]
     assert json.loads(run("queue_stats", "--json"))["queues"]["mail"]["pending"] == 1
 
 

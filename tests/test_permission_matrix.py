@@ -64,6 +64,14 @@ ROUTES = {
     "api/^queues/(?P<name>[A-Za-z0-9_.:-]{1,100})/purge/?$": {"post": O},
     "api/^dead-letters/?$": {"get": R, "delete": O},
     "api/^dead-letters/retry/?$": {"post": O},
+    "api/^workflows/?$": {"get": R, "post": E},
+    "api/^workflows/(?P<pk>[^/.]+)/?$": {"get": R},
+    "api/^workflows/(?P<pk>[^/.]+)/cancel/?$": {"post": O},
+    "api/^batches/?$": {"get": R, "post": E},
+    "api/^batches/(?P<pk>[^/.]+)/?$": {"get": R},
+    "api/^batches/(?P<pk>[^/.]+)/tasks/?$": {"post": E},  # a producer adds tasks ...
+    "api/^batches/(?P<pk>[^/.]+)/close/?$": {"post": E},  # ... and closes the batch
+    "api/^batches/(?P<pk>[^/.]+)/cancel/?$": {"post": O},
     "dashboard/": {"get": R},
     "dashboard/tasks/": {"get": R},
     "dashboard/tasks/new/": {"get": E, "post": E},
@@ -86,6 +94,11 @@ ROUTES = {
     "dashboard/schedules/<int:pk>/<slug:action>": {"post": A},
     "dashboard/metrics/": {"get": R},
     "dashboard/audit/": {"get": R},
+    "dashboard/workflows/": {"get": R},
+    "dashboard/workflows/<uuid:pk>/": {"get": R},
+    "dashboard/workflows/<uuid:pk>/cancel/": {"post": O},
+    "dashboard/batches/<uuid:pk>/": {"get": R},
+    "dashboard/batches/<uuid:pk>/cancel/": {"post": O},
     "dashboard/keys/": {"get": A},
     "dashboard/keys/<str:prefix>/revoke/": {"post": A},
 }

@@ -109,6 +109,8 @@ def task_state(task, now: datetime) -> str:
     """What matters about a task in its status: when it runs, how long it has waited
     or run, how long it took, when it failed or was cancelled."""
     status = task.status
+    if status == "waiting":
+        return f"waiting on dependencies {age(task.created_at, now)}"
     if status == "scheduled":
         return format_html("runs {}", moment(task.run_at, now))
     if status == "pending":

@@ -11,7 +11,7 @@ from dashboard import listing
 from dashboard.listing import STATE_LABELS, count, paginate, sort_links
 from dashboard.rendering import render_live
 from tasks import conf
-from tasks.models import ACTIVE_STATUSES, DeliveryStatus, Task, Worker
+from tasks.models import ACTIVE_STATUSES, Dependency, DeliveryStatus, Task, Worker
 
 
 BULK_CHOICES = [("retry", "Retry"), ("cancel", "Cancel"), ("run_now", "Run now"), ("delete", "Delete dead letters")]
@@ -54,10 +54,24 @@ def task_detail(request, pk):
         "worker": Worker.objects.filter(pk=task.worker_id).first() if task.worker_id else None,
         "deliveries": deliveries,
         "attempts": attempts(task),
+        **relatives(task),
         # Keep refreshing while something can still change.
         "live": task.status in ACTIVE_STATUSES or any(d.status == DeliveryStatus.PENDING for d in deliveries),
     }
     return render_live(request, "dashboard/task_detail.html", context)
+
+
+def relatives(task: Task) -> dict:
+    """A workflow task's dependencies and dependents (no query for other tasks)."""
+    if task.workflow_id is None:
+        return {}
+    fields = ("id", "node", "type", "status")
+    return {
+        "dependencies": [(d.depends_on, d.ignore_failed) for d in Dependency.objects.filter(task=task)
+                         .select_related("depends_on").only("ignore_failed", *(f"depends_on__{f}" for f in fields))],
+        "dependents": [d.task for d in Dependency.objects.filter(depends_on=task).select_related("task")
+                       .only("task_id", *(f"task__{f}" for f in fields))],
+    }
 
 
 def attempts(task: Task) -> list[dict]:

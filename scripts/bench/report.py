@@ -12,6 +12,17 @@ cores. Absolute numbers move by ±30% from run to run; compare the ratios measur
 (the floor and the drain below come from the same run)."""
 
 
+# A separate script (it starts clusters of its own); its figures live in docs/scaling.md.
+REPLICATION = [
+    "## Replication: a synchronous standby", "",
+    "Not part of `make bench`: `.venv/bin/python scripts/bench_replication.py` runs the enqueue and drain "
+    "sections on a primary alone, then with a streaming standby (asynchronous, synchronous, and synchronous "
+    "with `QUEUE_ASYNC_COMMIT=true`), on two throwaway clusters of its own. Its latest figures, and what a "
+    "synchronous standby costs across machines, are in "
+    "[Scaling](scaling.md#high-availability-failover-and-read-replicas).", "",
+]
+
+
 def render(r: dict) -> str:
     out = ["# Benchmarks", "", f"Produced by `{r['command']}` on {r['date']} "
            f"({r['runs']} runs per figure, medians; the whole run took {r['minutes']:.0f} minutes).", "", NOTE, ""]
@@ -26,10 +37,13 @@ def render(r: dict) -> str:
         out += _drain(r.get("drain"), r.get("floor"))
     if r.get("drain", {}).get("profile"):
         out += _profile(r["drain"])
+    if "workflows" in r:
+        out += _workflows(r["workflows"])
     if "latency" in r:
         out += _latency(r["latency"])
     if "scale" in r:
         out += _scale(r["scale"])
+    out += REPLICATION
     out += ["## Where it ran", "",
             "Load average (1 minute) at the start of each section, from everything on the machine: "
             + ", ".join(f"{name} {load:.1f}" for name, load in r.get("load", {}).items()) + ".", ""]
@@ -165,6 +179,19 @@ def _auth(a: dict) -> list[str]:
             "key; the token row and its user's scope permissions for a legacy token).", "",
             "| credential | remembered | looked up |", "| --- | --- | --- |",
             *(f"| {name} | {v['remembered_us']:.1f} µs | {v['lookup_us']:,.0f} µs |" for name, v in a.items()), ""]
+
+
+def _workflows(w: dict) -> list[str]:
+    labels = {"plain": "plain drain (no workflow), the reference", "fan-in": "fan-out, then one fan-in node",
+              "batch": "a batch, then its on_complete callback", "chain": "a chain (each after the previous)"}
+    plain = w["plain"]["rate"]
+    return ["## Workflows and batches", "",
+            "One worker process with 4 slots drains each shape of echo tasks, runs alternated; the clock stops "
+            "when the last node (fan-in, callback, end of the chain) completes. A node is released by the "
+            "transaction that completes its last dependency (docs/workflows.md).", "",
+            "| shape | tasks | tasks/s | vs plain | enqueue (one transaction) |", "| --- | --- | --- | --- | --- |",
+            *(f"| {labels[s]} | {v['tasks']:,} | {v['rate']:,.0f} | {v['rate'] / plain:.2f} | "
+              f"{v['enqueue_seconds']:.2f} s |" for s, v in w.items()), ""]
 
 
 def _latency(lat: dict) -> list[str]:

@@ -7,6 +7,7 @@ from scripts.bench import auth as auth_
 from scripts.bench import drain as drain_
 from scripts.bench import enqueue as enqueue_
 from scripts.bench import floor as floor_
+from scripts.bench import flows as flows_
 from scripts.bench import latency as latency_
 from scripts.bench import profile as profile_
 from scripts.bench import scale as scale_
@@ -96,6 +97,19 @@ def drain(args, url: str) -> dict:
         if processes == 1 and profile_.py_spy():
             result["profile"] = drain_.drain(args.tasks, 1, best.concurrency, profile=True).profile
     return result
+
+
+def workflows(args, url: str) -> dict:
+    """A plain drain, a fan-out/fan-in, a batch and a chain, alternated, 1 process x 4 slots.
+    Wide shapes have --tasks nodes (at most 10,000); the chain, 1,000."""
+    wide = min(args.tasks, 10_000)
+    shapes = {"plain": wide, "fan-in": wide, "batch": wide, "chain": min(1_000, wide)}
+    runs = {shape: [] for shape in shapes}
+    for _ in range(args.runs):
+        for shape, n in shapes.items():
+            runs[shape].append(flows_.run(shape, n, 1, 4))
+    return {shape: {"tasks": rs[0].tasks, "rate": median([r.rate for r in rs]),
+                    "enqueue_seconds": median([r.enqueue_seconds for r in rs])} for shape, rs in runs.items()}
 
 
 def latency(args, url: str) -> dict:

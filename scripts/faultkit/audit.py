@@ -108,7 +108,7 @@ def audit(database_url: str, fates: dict[str, str], effects: dict[str, list[int]
             continue
         result.finished += 1
         result.executions += len(runs)
-        if task_type == "record" and not _explained(runs, attempt, errors):
+        if task_type in ("record", "flowstep") and not _explained(runs, attempt, errors):
             result.unexplained.append(task_id)
         elif len(runs) > 1:
             result.duplicated += 1

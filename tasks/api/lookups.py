@@ -26,7 +26,7 @@ TASK_BY_ID = f"SELECT {', '.join(field.column for field in _fields)} FROM tasks_
 # of them paused, and the newest heartbeat of any worker: /api/health's figures.
 WORKERS = f"""
 SELECT count(*) FILTER (WHERE alive), count(*) FILTER (WHERE alive AND state = '{WorkerState.PAUSED}'),
-       max(last_heartbeat)
+       max(last_heartbeat), current_setting('transaction_read_only') = 'off'
 FROM (SELECT state, last_heartbeat,
              last_heartbeat >= %(now)s - make_interval(secs => %(timeout)s) AND state <> '{WorkerState.STOPPED}' AS alive
       FROM tasks_worker) w
@@ -48,8 +48,9 @@ def task_by_id(pk) -> Task | None:
     return Task.from_db(connection.alias, _names, values)
 
 
-def worker_health(now) -> tuple[int, int, object]:
-    """(workers alive, of them paused, the newest heartbeat or None) at `now`."""
+def worker_health(now) -> tuple[int, int, object, bool]:
+    """(workers alive, of them paused, the newest heartbeat or None, whether this
+    server takes writes: False on a standby) at `now`."""
     with raw_cursor() as cursor:
         cursor.execute(WORKERS, {"now": now, "timeout": float(conf.get("WORKER_TIMEOUT"))},
                        prepare=conf.get("PREPARE"))

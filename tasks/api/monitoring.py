@@ -13,7 +13,7 @@ from rest_framework.decorators import api_view, authentication_classes, permissi
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from tasks import conf
+from tasks import conf, replica
 from tasks.api import lookups
 from tasks.api.coalesce import SharedRead
 from tasks.api.errors import json_error
@@ -49,8 +49,9 @@ shared_stats = SharedRead(summary.stats, release_connection)
 @authentication_classes([])  # open to all: no token lookup
 @throttle_classes([])  # load balancers poll it; it must not be rate limited
 def health(request):
-    """The database answers, and how many workers are alive. No token needed; 503 when the database is
-    unreachable; "degraded" (still 200) when tasks wait and no live worker runs them."""
+    """The database answers and takes writes, and how many workers are alive. No token needed; 503 when
+    the database is unreachable or answers read-only (a standby); "degraded" (still 200) when tasks wait
+    and no live worker runs them; the read replica's lag when DATABASE_REPLICA_URL is set."""
     code, body = shared_health()
     return Response(body, status=code, headers={"Retry-After": HEALTH_RETRY_AFTER} if code == 503 else None)
 
@@ -58,19 +59,37 @@ def health(request):
 def _health() -> tuple[int, dict]:
     now = timezone.now()
     try:
-        alive, paused, last = lookups.worker_health(now)
+        alive, paused, last, writable = lookups.worker_health(now)
     except DatabaseError as exc:
         return status.HTTP_503_SERVICE_UNAVAILABLE, {
-            "status": "unavailable", "database": f"unreachable: {type(exc).__name__}", "workers": None,
-            "workers_paused": None, "problems": [], "last_heartbeat_age_seconds": None,
+            "status": "unavailable", "database": f"unreachable: {type(exc).__name__}", "primary": None,
+            "workers": None, "workers_paused": None, "problems": [], "last_heartbeat_age_seconds": None,
+            **_replica_health(),
         }
     # Still 200 when degraded: this web process serves; the problems are the worker fleet's.
     problems = alarms.fleet_problems(now, alive=alive, paused=paused)
-    return status.HTTP_200_OK, {
-        "status": "degraded" if problems else "ok", "database": "ok", "workers": alive,
+    if not writable:
+        # Reachable, but a standby (mid-failover, or a URL without target_session_attrs=read-write).
+        problems = ["The database answers but does not take writes (a standby): no task can be created or run.",
+                    *problems]
+    return status.HTTP_200_OK if writable else status.HTTP_503_SERVICE_UNAVAILABLE, {
+        "status": "unavailable" if not writable else "degraded" if problems else "ok", "database": "ok",
+        "primary": "writable" if writable else "read-only", "workers": alive,
         "workers_paused": paused, "problems": problems,
         "last_heartbeat_age_seconds": round((now - last).total_seconds(), 3) if last else None,
+        **_replica_health(),
     }
+
+
+def _replica_health() -> dict:
+    """{"replica": ...} when DATABASE_REPLICA_URL is set: whether it answers, and its lag."""
+    if not replica.configured():
+        return {}
+    try:
+        lag = replica.lag_seconds()
+    except DatabaseError as exc:
+        return {"replica": {"database": f"unreachable: {type(exc).__name__}", "lag_seconds": None}}
+    return {"replica": {"database": "ok", "lag_seconds": round(lag, 3)}}
 
 
 # Load balancers and monitors polling at once share one reading, never older than their request.

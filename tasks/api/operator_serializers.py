@@ -106,10 +106,18 @@ class StatsSerializer(serializers.Serializer):
     oldest_pending_age_seconds = serializers.FloatField(allow_null=True)
 
 
+class ReplicaHealthSerializer(serializers.Serializer):
+    database = serializers.CharField(help_text='"ok", or why the replica is unreachable.')
+    lag_seconds = serializers.FloatField(allow_null=True, help_text="How far its replay is behind the primary.")
+
+
 class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "degraded", "unavailable"], help_text=(
         '"degraded": the web tier answers, but tasks wait with no live worker to run them (see problems).'))
-    database = serializers.CharField(help_text='"ok", or why it is unreachable.')
+    database = serializers.CharField(help_text='"ok" (it answers), or why it is unreachable.')
+    primary = serializers.ChoiceField(choices=["writable", "read-only"], allow_null=True, help_text=(
+        '"read-only": the server reached is a standby (mid-failover); null: unreachable.'))
+    replica = ReplicaHealthSerializer(required=False, help_text="Only when DATABASE_REPLICA_URL is set.")
     workers = serializers.IntegerField(allow_null=True, help_text="Workers alive.")
     workers_paused = serializers.IntegerField(allow_null=True, help_text="Alive workers that are paused.")
     problems = serializers.ListField(child=serializers.CharField(), help_text="Why the status is degraded.")

@@ -234,7 +234,7 @@ def _parse(request: HttpRequest) -> tuple[Filter | None, Cursor | None, dict]:
 
     errors = {}
     wanted = values("event")
-    known = set(EventName.values) | {"task.*", "worker.*", "webhook.*"}
+    known = set(EventName.values) | {"task.*", "worker.*", "webhook.*", "batch.*"}
     if unknown := sorted(wanted - known):
         errors["event"] = [f"Unknown event {', '.join(unknown)}; choose from {', '.join(sorted(known))}."]
     raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")

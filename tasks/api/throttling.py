@@ -105,7 +105,7 @@ def hit(key: str, limit: int, period: int) -> tuple[bool, float]:
         hits, window.unsynced = window.unsynced + 1, 0
         window.inflight += hits
     try:
-        with raw_cursor() as cursor:
+        with raw_cursor(on_primary=True) as cursor:  # a write, even in a view that reads from a replica
             cursor.execute(HIT, {"key": key[:200], "period": period, "hits": hits}, prepare=conf.get("PREPARE"))
             shared, remaining = cursor.fetchone()
     except BaseException:

@@ -1,7 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from tasks.api import monitoring, operators, stream, views
+from tasks.api import flows, monitoring, operators, stream, views
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -20,6 +20,8 @@ router = OptionalSlashRouter()
 router.register("tasks", views.TaskViewSet, basename="task")
 router.register("workers", operators.WorkerViewSet, basename="worker")
 router.register("queues", operators.QueueViewSet, basename="queue")
+router.register("workflows", flows.WorkflowViewSet, basename="workflow")
+router.register("batches", flows.BatchViewSet, basename="batch")
 
 urlpatterns = [
     optional_slash("health", monitoring.health, "health"),

@@ -15,6 +15,7 @@ from tasks.handlers import registry
 from tasks.models import Task, TaskStatus
 
 DJANGO_STATUS = {
+    TaskStatus.WAITING: TaskResultStatus.READY,
     TaskStatus.SCHEDULED: TaskResultStatus.READY,
     TaskStatus.PENDING: TaskResultStatus.READY,
     TaskStatus.PROCESSING: TaskResultStatus.RUNNING,

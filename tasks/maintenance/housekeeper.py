@@ -8,7 +8,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from tasks import conf
-from tasks.db import connection_lost
+from tasks.db import primary_unavailable
 from tasks.maintenance import (
     fire_schedules,
     fold_events,
@@ -17,6 +17,7 @@ from tasks.maintenance import (
     promote,
     prune,
     prune_events,
+    repair_flows,
     rescue,
 )
 
@@ -34,6 +35,7 @@ def chores() -> list[tuple[str, object, float]]:
         ("fold_events", fold_events.run_once, 1.0),
         ("fold_history", fold_history.run_once, 1.0),
         ("prune_events", prune_events.run_once, conf.get("PRUNE_INTERVAL")),
+        ("repair_flows", repair_flows.run_once, 60.0),
     ]
 
 
@@ -71,7 +73,7 @@ class Housekeeper(threading.Thread):
 
     def _failed(self, name: str, exc: Exception) -> bool:
         """Log a chore's failure and drop the connection; True when the database is away."""
-        lost = isinstance(exc, DatabaseError) and connection_lost()
+        lost = isinstance(exc, DatabaseError) and primary_unavailable(exc)
         if lost:
             # A restart or failover: one line, not a traceback per chore.
             logger.warning("Housekeeping chore %s: database unavailable (%s); it will run again",

@@ -18,7 +18,9 @@ from tasks.jobs import Job
 # Heartbeats count from the server's start at the earliest: after a restart
 # (or a failover) every worker was silent for as long as the database was
 # away, through no fault of its own, and gets a full threshold to reconnect
-# before its tasks are taken from it.
+# before its tasks are taken from it. A promoted standby started long before
+# its promotion, so after a failover it is the housekeeper's own pause (it
+# skips rescue while its worker has just lost the database) that protects them.
 ORPHANS = """
 SELECT t.id, t.type, t.queue, t.priority, t.attempt, t.retry_count, t.max_retries,
        t.timeout, t.worker_id, t.started_at, t.retry_backoff

@@ -11,6 +11,7 @@ from .task import (
     ACTIVE_STATUSES,
     CANCELLABLE_STATUSES,
     FINISHED_STATUSES,
+    RESCHEDULABLE_STATUSES,
     RETRYABLE_STATUSES,
     Task,
     TaskQuerySet,
@@ -20,14 +21,18 @@ from .throttle import RateWindow
 from .timing import TimingCount, TimingKind
 from .webhook import DeliveryStatus, WebhookDelivery
 from .worker import Worker, WorkerState
+from .workflow import Batch, Dependency, Workflow
 
 __all__ = [
     "ACTIVE_STATUSES",
     "ApiKey",
     "AuditEntry",
+    "Batch",
+    "Dependency",
     "CANCELLABLE_STATUSES",
     "FINISHED_STATUSES",
     "MissedTicks",
+    "RESCHEDULABLE_STATUSES",
     "RETRYABLE_STATUSES",
     "DeliveryStatus",
     "Event",
@@ -50,4 +55,5 @@ __all__ = [
     "WebhookDelivery",
     "Worker",
     "WorkerState",
+    "Workflow",
 ]

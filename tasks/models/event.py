@@ -33,6 +33,9 @@ class EventName(models.TextChoices):
     # A webhook was delivered (2xx), or given up after its last attempt.
     WEBHOOK_DELIVERED = "webhook.delivered", "Webhook delivered"
     WEBHOOK_FAILED = "webhook.failed", "Webhook failed"
+    # A closed batch's tasks have all finished; `data` holds its counts, `task_ids`
+    # the callbacks released (tasks/models/workflow.py).
+    BATCH_FINISHED = "batch.finished", "Batch finished"
 
 
 class Event(models.Model):

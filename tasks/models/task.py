@@ -13,6 +13,9 @@ from tasks.db import uuid7
 
 
 class TaskStatus(models.TextChoices):
+    # Part of a workflow, and some of its dependencies are not finished yet; the
+    # task that finishes the last one makes it pending (or scheduled).
+    WAITING = "waiting", "Waiting"
     # Waiting for its run time (a delay or a retry backoff); housekeeping promotes it.
     SCHEDULED = "scheduled", "Scheduled"
     # Runnable now; the only rows the claim index holds.
@@ -27,9 +30,11 @@ class TaskStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-ACTIVE_STATUSES = (TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.PROCESSING)
+ACTIVE_STATUSES = (TaskStatus.WAITING, TaskStatus.SCHEDULED, TaskStatus.PENDING, TaskStatus.PROCESSING)
 FINISHED_STATUSES = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
-CANCELLABLE_STATUSES = (TaskStatus.SCHEDULED, TaskStatus.PENDING)
+CANCELLABLE_STATUSES = (TaskStatus.WAITING, TaskStatus.SCHEDULED, TaskStatus.PENDING)
+# Statuses whose run time may be changed (a waiting task runs when its dependencies allow).
+RESCHEDULABLE_STATUSES = (TaskStatus.SCHEDULED, TaskStatus.PENDING)
 RETRYABLE_STATUSES = (TaskStatus.FAILED, TaskStatus.CANCELLED)
 
 
@@ -87,6 +92,16 @@ class Task(models.Model):
     # imports it to run the task (tasks.handlers.registry.load).
     module = models.CharField(max_length=200, blank=True, default="", db_default="")
 
+    # Workflows and batches (tasks/models/workflow.py). Plain ids, not foreign
+    # keys: a foreign key adds a check to every insert and update of the task
+    # table, which tasks outside workflows would pay for.
+    workflow_id = models.UUIDField(null=True, blank=True)
+    node = models.CharField(max_length=100, blank=True, default="", db_default="",
+                            help_text="The task's name in its workflow.")
+    batch_id = models.UUIDField(null=True, blank=True)
+    # How many dependencies a waiting workflow task still waits for.
+    waiting_on = models.IntegerField(default=0, db_default=0)
+
     result = models.JSONField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     # One entry per failed attempt: attempt, worker, at, type, message, traceback.
@@ -118,6 +133,9 @@ class Task(models.Model):
             # Serves promotion of due scheduled rows, and the list of scheduled tasks by run
             # time: the id breaks ties (many tasks scheduled for one instant) for keyset pages.
             models.Index(fields=["run_at", "id"], name="task_scheduled_run_idx", condition=Q(status="scheduled")),
+            # A workflow's and a batch's tasks. Partial: tasks outside them pay nothing.
+            models.Index(fields=["workflow_id"], name="task_workflow_idx", condition=Q(workflow_id__isnull=False)),
+            models.Index(fields=["batch_id"], name="task_batch_idx", condition=Q(batch_id__isnull=False)),
             # Serves lists filtered by status (newest first), rescue and pruning.
             models.Index(fields=["status", "-id"], name="task_status_idx"),
             # Serves the dead letters in failure order, newest first. Partial: only rows

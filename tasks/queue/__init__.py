@@ -8,7 +8,10 @@ Views, commands, handlers and the worker call these; nothing else writes
   refuses tasks for a full queue;
 - operations.py: operators' changes of many tasks at once (ORM);
 - claims.py: the worker's claim, batched outcomes and promotion (raw SQL, fenced);
-- retry_policy.py: when a failed attempt runs again, as pure functions.
+- retry_policy.py: when a failed attempt runs again, as pure functions;
+- workflows.py and batches.py: tasks that wait for others (a DAG, inserted in
+  one transaction) and sets of tasks with callbacks; their progress is made by
+  a trigger (migration 0013_workflows) in the transaction that finishes a task.
 
 A trigger on the task table sends NOTIFY on the `taskqueue` channel (payload:
 the queue name) whenever a row becomes pending, so workers wake at commit.

@@ -66,6 +66,7 @@ def build(
         "max_retries": conf.get("DEFAULT_MAX_RETRIES") if max_retries is None else max_retries,
         "retry_count": 0, "attempt": 0, "timeout": timeout, "retry_backoff": retry_backoff,
         "webhook": webhook or "", "module": handler.module if handler is not None else "",
+        "workflow_id": None, "node": "", "batch_id": None, "waiting_on": 0,
         "result": None, "last_error": "", "errors": [], "worker_id": None, "progress": None,
         "progress_message": "", "unique_key": unique_key, "idempotency_key": idempotency_key,
         "created_at": now, "updated_at": now, "started_at": None, "completed_at": None,

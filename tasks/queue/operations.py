@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from tasks.jobs import Job
-from tasks.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Task, TaskStatus
+from tasks.models import CANCELLABLE_STATUSES, RESCHEDULABLE_STATUSES, RETRYABLE_STATUSES, Task, TaskStatus
 
 
 def cancel(tasks: QuerySet | Task, *, now: datetime | None = None) -> int:
@@ -47,7 +47,7 @@ def reschedule(tasks: QuerySet | Task, run_at: datetime, *, now: datetime | None
     when it has come. Returns how many."""
     now = now or timezone.now()
     status = TaskStatus.SCHEDULED if run_at > now else TaskStatus.PENDING
-    return _selection(tasks).filter(status__in=CANCELLABLE_STATUSES).update(
+    return _selection(tasks).filter(status__in=RESCHEDULABLE_STATUSES).update(
         status=status, run_at=run_at, updated_at=now
     )
 

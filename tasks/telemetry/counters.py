@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
-from tasks import conf
+from tasks import conf, replica
 from tasks.db import raw_cursor, try_lock
 
 COUNTS = """
@@ -158,8 +158,8 @@ def fold() -> int:
 def catch_up() -> None:
     """Fold now if the deltas are far behind (see MAX_BEHIND); not inside a caller's transaction."""
     global _next_look
-    if connection.in_atomic_block or time.monotonic() < _next_look:
-        return
+    if connection.in_atomic_block or time.monotonic() < _next_look or replica.active():
+        return  # on a replica, folding is the primary's business (and a write)
     _next_look = time.monotonic() + CATCH_UP_INTERVAL
     with connection.cursor() as cursor:
         cursor.execute(BEHIND)

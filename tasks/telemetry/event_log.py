@@ -119,8 +119,8 @@ class Filter:
     def accepts(self, message: Message) -> bool:
         if self.events and not (message.event in self.events or message.event.split(".")[0] + ".*" in self.events):
             return False
-        if message.event.startswith("worker."):
-            # Worker events carry no task; they pass the queue and type filters.
+        if message.event.startswith(("worker.", "batch.")):
+            # Worker and batch events carry no task; they pass the queue and type filters.
             return True
         return (not self.queues or message.queue in self.queues) and (not self.types or message.type in self.types)
 
@@ -152,6 +152,13 @@ def messages(rows: Iterable[tuple], after: Cursor | None = None) -> Iterator[Mes
             if after is None or position > after:
                 yield Message(position, event, "", "", {"event": event, "worker_id": _str(worker_id),
                                                         "at": _iso(at), **(data or {})})
+            continue
+        if event.startswith("batch."):
+            # One message per batch event; task_ids holds the callbacks it released.
+            position = Cursor(xid, id, 0)
+            if after is None or position > after:
+                yield Message(position, event, "", "", {"event": event, "at": _iso(at), **(data or {}),
+                                                        "callbacks": [str(t) for t in task_ids]})
             continue
         for index, task_id in enumerate(task_ids):
             position = Cursor(xid, id, index)

@@ -11,12 +11,13 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Count, Sum
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from tasks import replica
 from tasks.db import in_batches
 from tasks.models import DeliveryStatus, WebhookDelivery, Worker, WorkerState
 from tasks.telemetry import counters
@@ -109,6 +110,21 @@ class QueueCollector:
         pending = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).count()
         yield GaugeMetricFamily("taskqueue_webhook_deliveries_pending", "Webhook deliveries waiting for an attempt.",
                                 value=pending)
+        if replica.configured():
+            yield from self._replica()
+
+    @staticmethod
+    def _replica() -> Iterator[Metric]:
+        """The replica's replay lag; up = 0 (and no lag) while it cannot be reached."""
+        try:
+            lag = replica.lag_seconds()
+        except DatabaseError:
+            lag = None
+        yield GaugeMetricFamily("taskqueue_replica_up", "1 when the read replica (DATABASE_REPLICA_URL) answers.",
+                                value=0 if lag is None else 1)
+        if lag is not None:
+            yield GaugeMetricFamily("taskqueue_replica_lag_seconds",
+                                    "How far the read replica's replay is behind the primary.", value=lag)
 
     def _events(self) -> Iterator[Metric]:
         with connection.cursor() as cursor:

@@ -83,6 +83,7 @@ def stats(now: datetime | None = None, minutes: list[dict] | None = None) -> dic
         "failed_count": totals["failed"],
         "scheduled_count": totals["scheduled"],
         "cancelled_count": totals["cancelled"],
+        "waiting_count": totals["waiting"],
         "worker_count": Worker.objects.alive(now).count(),
         "queues": {
             queue: {status: statuses.get(status, 0) for status in TaskStatus.values}

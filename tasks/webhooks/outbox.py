@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from tasks import conf
-from tasks.db import connection_lost
+from tasks.db import primary_unavailable
 from tasks.models import DeliveryStatus, Task
 from tasks.queue import retry_policy
 from tasks.webhooks.http import MAX_REDIRECTS, UnsafeURL, WebhookError, post_json, redact
@@ -114,7 +114,7 @@ class WebhookSender(threading.Thread):
             try:
                 busy = deliver_due() > 0
             except DatabaseError as exc:
-                if not connection_lost():
+                if not primary_unavailable(exc):
                     logger.exception("Webhook delivery failed; retrying")
                 else:
                     logger.warning("Webhook delivery paused: database unavailable (%s)",
