@@ -72,6 +72,20 @@ def test_an_expired_key_is_refused_at_its_expiry_even_when_remembered(user):
     assert "expired" in error["message"] or "revoked" in error["message"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_key_works_while_the_database_refuses_writes(user, settings):
+    settings.TASK_QUEUE = {**settings.TASK_QUEUE, "API_RATE": ""}  # the rate limit's own count is a write
+    key = key_for(user, [Scope.READ])
+    with connection.cursor() as cursor:
+        cursor.execute("SET default_transaction_read_only = on")  # as a standby answers, this connection only
+    try:
+        assert APIClient(HTTP_AUTHORIZATION=f"Token {key}").get("/api/tasks").status_code == 200
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET default_transaction_read_only = off")
+    assert ApiKey.objects.get().last_used is None  # not written, and the request was served
+
+
 def test_last_used_is_recorded(user):
     key = key_for(user, [Scope.READ])
     assert ApiKey.objects.get().last_used is None

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from threading import Lock
 
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -108,7 +109,11 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         now = timezone.now()
         if row.last_used is None or now - row.last_used >= LAST_USED_EVERY:
-            ApiKey.objects.filter(pk=row.pk).update(last_used=now)
+            try:
+                with transaction.atomic():  # a savepoint when the request is inside a transaction
+                    ApiKey.objects.filter(pk=row.pk).update(last_used=now)
+            except DatabaseError:
+                pass  # a read-only moment (a failover): last_used is a hint, not worth refusing the request
         return row.user, Credential(row.name, row.prefix, row.scope_set(), row.expiry_date)
 
     @staticmethod
