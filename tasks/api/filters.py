@@ -127,13 +127,42 @@ class WorkerFilter(StrictFilterSet):
         return alive if value else queryset.exclude(pk__in=alive.values("pk"))
 
 
+# Accepted by every view: DRF's format override (?format=json).
+ALWAYS_KNOWN = frozenset({"format"})
+UNKNOWN = "Unknown query parameter: this endpoint accepts {}."
+
+
+def known_parameters(view, filterset_class=None) -> frozenset[str]:
+    """The query parameters `view` understands: its filters, its paginator's,
+    the ordering, and whatever it declares in `extra_parameters`."""
+    names = set(ALWAYS_KNOWN) | set(getattr(view, "extra_parameters", ()))
+    if filterset_class is not None:
+        names |= filterset_class.base_filters.keys()
+    if view.request.method == "GET" and (paginator := getattr(view, "paginator", None)) is not None:
+        names |= {getattr(paginator, "cursor_query_param", None), getattr(paginator, "page_size_query_param", None)}
+    if CreationOrder in getattr(view, "filter_backends", ()):
+        names.add(CreationOrder.param)
+    return frozenset(names - {None})
+
+
+def refuse_unknown_parameters(request, known: frozenset[str]) -> None:
+    """400 naming each query parameter not in `known`: a typo in a filter
+    (?queu=dq) must not widen a list, let alone a bulk delete, to everything."""
+    if unknown := sorted(set(request.query_params) - known):
+        words = ", ".join(sorted(known - ALWAYS_KNOWN)) or "none"
+        raise ValidationError({name: [UNKNOWN.format(words)] for name in unknown})
+
+
 class FilterBackend(DjangoFilterBackend):
     """django-filter's backend, which builds a filter set and its form on every
     request (more work than the page's statement), skipped when the request
-    names none of the view's filters: then there is nothing to filter or check."""
+    names none of the view's filters: then there is nothing to filter or check.
+    A parameter the view does not know is refused first."""
 
     def filter_queryset(self, request, queryset, view):
         filterset_class = self.get_filterset_class(view, queryset)
+        if request.query_params:
+            refuse_unknown_parameters(request, known_parameters(view, filterset_class))
         if filterset_class is not None and filterset_class.base_filters.keys().isdisjoint(request.query_params):
             return queryset
         return super().filter_queryset(request, queryset, view)

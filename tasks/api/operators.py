@@ -5,15 +5,25 @@ on dead letters need a staff token (tasks/api/permissions.py).
 """
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from tasks import queue
 from tasks.api.errors import Conflict
-from tasks.api.filters import CreationOrder, DeadLetterFilter, FilterBackend, OrderedSearch, WorkerFilter
+from tasks.api.filters import (
+    CreationOrder,
+    DeadLetterFilter,
+    FilterBackend,
+    OrderedSearch,
+    WorkerFilter,
+    known_parameters,
+    refuse_unknown_parameters,
+)
 from tasks.api.operator_serializers import (
     DeadLettersDeletedSerializer,
     DeadLettersRetriedSerializer,
@@ -72,6 +82,7 @@ class QueueViewSet(viewsets.GenericViewSet):
 
     def list(self, request):
         """Every queue that has tasks or settings, with its depth per status."""
+        refuse_unknown_parameters(request, known_parameters(self))
         return Response([queue.as_json() for queue in summary.queues(timezone.now())])
 
     def retrieve(self, request, name=None):
@@ -112,6 +123,26 @@ class QueueViewSet(viewsets.GenericViewSet):
         return found.as_json()
 
 
+EVERY_DEAD_LETTER = OpenApiParameter(
+    "all", OpenApiTypes.BOOL, description="true: act on every dead letter. Needed when no filter is given, "
+                                          "so that a forgotten or misspelt filter never empties the set.",
+)
+ALL_REQUIRED = "Give a filter (queue, type, ...) or all=true to act on every dead letter."
+
+
+def dead_letters_to_change(view) -> QuerySet:
+    """The dead letters a bulk action applies to: those its filters match, or
+    every one with an explicit all=true, never every one by default."""
+    request = view.request
+    everything = request.query_params.get("all")
+    if everything not in (None, "true", "false"):
+        raise ValidationError({"all": ["Use all=true, or leave the parameter out."]})
+    if everything != "true" and DeadLetterFilter.base_filters.keys().isdisjoint(request.query_params):
+        refuse_unknown_parameters(request, known_parameters(view, DeadLetterFilter))  # a typo is named as such
+        raise ValidationError({"all": [ALL_REQUIRED]})
+    return view.filter_queryset(view.get_queryset())
+
+
 class DeadLetterList(OrderedSearch, generics.ListAPIView):
     """Failed tasks: the dead letters. Filters as for /api/tasks (without status)."""
 
@@ -120,11 +151,16 @@ class DeadLetterList(OrderedSearch, generics.ListAPIView):
     permission_classes = [StaffWrites]
     filter_backends = [FilterBackend, CreationOrder]
     filterset_class = DeadLetterFilter
+    filters_every_method = True  # tasks/api/schema.py: document the filters on DELETE
 
-    @extend_schema(responses={200: DeadLettersDeletedSerializer})
+    @property
+    def extra_parameters(self) -> tuple[str, ...]:
+        return ("all",) if self.request.method == "DELETE" else ()
+
+    @extend_schema(parameters=[EVERY_DEAD_LETTER], responses={200: DeadLettersDeletedSerializer})
     def delete(self, request):
-        """Delete the dead letters that match the filters (all of them without filters)."""
-        return Response({"deleted": queue.delete_dead_letters(self.filter_queryset(self.get_queryset()))})
+        """Delete the dead letters that match the filters (every one: all=true)."""
+        return Response({"deleted": queue.delete_dead_letters(dead_letters_to_change(self))})
 
 
 class DeadLetterRetry(generics.GenericAPIView):
@@ -133,9 +169,10 @@ class DeadLetterRetry(generics.GenericAPIView):
     permission_classes = [StaffWrites]
     filter_backends = [FilterBackend]
     filterset_class = DeadLetterFilter
+    extra_parameters = ("all",)
+    filters_every_method = True  # tasks/api/schema.py: document the filters on POST
 
-    @extend_schema(request=None, responses=DeadLettersRetriedSerializer)
+    @extend_schema(request=None, parameters=[EVERY_DEAD_LETTER], responses=DeadLettersRetriedSerializer)
     def post(self, request):
-        """Put the dead letters that match the filters back to pending (all of them without filters)."""
-        return Response({"retried": queue.retry(self.filter_queryset(self.get_queryset()))})
-
+        """Put the dead letters that match the filters back to pending (every one: all=true)."""
+        return Response({"retried": queue.retry(dead_letters_to_change(self))})

@@ -12,7 +12,14 @@ from tasks import queue
 from tasks.api import intake, lookups
 from tasks.api.details import TaskDetailSerializer
 from tasks.api.errors import Conflict
-from tasks.api.filters import CreationOrder, FilterBackend, OrderedSearch, TaskFilter
+from tasks.api.filters import (
+    ALWAYS_KNOWN,
+    CreationOrder,
+    FilterBackend,
+    OrderedSearch,
+    TaskFilter,
+    refuse_unknown_parameters,
+)
 from tasks.api.serializers import BulkCreatedSerializer, BulkCreateSerializer, TaskCreateSerializer, TaskSerializer
 from tasks.models import Task
 from tasks.queue import backpressure
@@ -65,6 +72,8 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
     @action(detail=False, methods=["post"])
     def bulk(self, request):
         """Create up to QUEUE_BULK_MAX tasks in one statement, all or nothing."""
+        if request.query_params:
+            refuse_unknown_parameters(request, ALWAYS_KNOWN)
         tasks = intake.new_tasks(request.data)
         if tasks is None:
             tasks = [item["task"] for item in validated(BulkCreateSerializer, request.data)["tasks"]]
