@@ -70,3 +70,41 @@ def test_the_schema_describes_events_and_metrics(schema):
     assert "text/event-stream" in events["responses"]["200"]["content"]
     assert {p["name"] for p in events["parameters"]} >= {"queue", "type", "event"}
     assert "text/plain" in schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+
+
+# --- 7. one rule for a queue's existence, on every verb -----------------------
+
+
+def test_every_verb_on_a_queue_that_does_not_exist_is_a_404_and_creates_nothing(staff_api):
+    from tasks.models import Queue
+
+    for response in (staff_api.get("/api/queues/ghost"), post(staff_api, "/api/queues/ghost/pause"),
+                     post(staff_api, "/api/queues/ghost/resume"), post(staff_api, "/api/queues/ghost/purge"),
+                     staff_api.patch("/api/queues/ghost", {"max_pending": 5}, format="json")):
+        assert "ghost" in error_of(response, 404, "not_found")["message"]
+    assert not Queue.objects.filter(name="ghost").exists()
+    error_of(post(staff_api, f"/api/queues/{'q' * 101}/pause"), 404)  # longer than a queue name may be
+    error_of(post(staff_api, "/api/queues/bad name/pause"), 404)
+
+
+def test_a_queue_with_a_task_or_a_row_takes_every_verb(staff_api):
+    from tasks.models import Queue
+
+    TaskFactory(queue="mail")
+    assert post(staff_api, "/api/queues/mail/pause").json()["paused"] is True
+    Queue.objects.create(name="empty")
+    assert staff_api.patch("/api/queues/empty", {"max_pending": 5}, format="json").json()["max_pending"] == 5
+    assert post(staff_api, "/api/queues/empty/purge").json() == {"queue": "empty", "cancelled": 0}
+
+
+def test_put_declares_a_queue_before_its_first_task(staff_api, api):
+    from tasks.models import Queue
+
+    error_of(api.put("/api/queues/later", {}, format="json"), 403)
+    created = staff_api.put("/api/queues/later", {"max_pending": 7}, format="json")
+    assert created.status_code == 201 and created.json()["max_pending"] == 7
+    assert staff_api.put("/api/queues/later", format="json").status_code == 200
+    assert post(staff_api, "/api/queues/later/pause").json()["paused"] is True
+    assert staff_api.get("/api/queues/later").status_code == 200
+    assert Queue.objects.get(name="later").max_pending == 7
+    assert "max_pending" in error_of(staff_api.put("/api/queues/later", {"max_pending": -1}, format="json"), 400)["fields"]

@@ -72,7 +72,9 @@ class WorkerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 class QueueViewSet(viewsets.GenericViewSet):
-    """Queues exist as soon as a task names them; a row holds their pause flag and limit."""
+    """Queues exist as soon as a task names them; a row holds their pause flag and limit.
+    One rule for every verb: a name with neither a task nor a row is a 404 (a typo
+    must not create a queue, paused, that no task will ever use)."""
 
     serializer_class = QueueSerializer
     permission_classes = [StaffWrites]
@@ -88,9 +90,19 @@ class QueueViewSet(viewsets.GenericViewSet):
     def retrieve(self, request, name=None):
         return Response(self._summary(name, must_exist=True))
 
+    @extend_schema(request=QueueLimitSerializer, responses={201: QueueSerializer, 200: QueueSerializer})
+    def update(self, request, name=None):
+        """Declare the queue (its row), so that it can be paused or limited before any task
+        names it: 201 when it is new, 200 when it existed. The body may set max_pending."""
+        body = QueueLimitSerializer(data=request.data or {}, partial=True)
+        body.is_valid(raise_exception=True)
+        _, created = Queue.objects.update_or_create(name=name, defaults=body.validated_data)
+        return Response(self._summary(name), status=201 if created else 200)
+
     @extend_schema(request=QueueLimitSerializer, responses=QueueSerializer)
     def partial_update(self, request, name=None):
         """Set the queue's backpressure limit: max_pending (null: QUEUE_MAX_PENDING; 0: none)."""
+        self._summary(name, must_exist=True)
         body = QueueLimitSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         if body.validated_data:
@@ -101,12 +113,14 @@ class QueueViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def pause(self, request, name=None):
         """Workers stop claiming from this queue; tasks can still be created."""
+        self._summary(name, must_exist=True)
         Queue.pause(name)
         return Response(self._summary(name))
 
     @extend_schema(request=None, responses=QueueSerializer)
     @action(detail=True, methods=["post"])
     def resume(self, request, name=None):
+        self._summary(name, must_exist=True)
         Queue.resume(name)
         return Response(self._summary(name))
 
@@ -114,6 +128,7 @@ class QueueViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def purge(self, request, name=None):
         """Cancel every scheduled and pending task of the queue (the rows stay, as history)."""
+        self._summary(name, must_exist=True)
         return Response({"queue": name, "cancelled": queue.purge(name)})
 
     def _summary(self, name: str, must_exist: bool = False) -> dict:
