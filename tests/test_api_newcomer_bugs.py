@@ -108,3 +108,45 @@ def test_put_declares_a_queue_before_its_first_task(staff_api, api):
     assert staff_api.get("/api/queues/later").status_code == 200
     assert Queue.objects.get(name="later").max_pending == 7
     assert "max_pending" in error_of(staff_api.put("/api/queues/later", {"max_pending": -1}, format="json"), 400)["fields"]
+
+
+# --- 4 and 6. the body: chunked bodies are read; one limit, QUEUE_API_MAX_BODY_BYTES ---
+
+
+def test_a_3_mb_bulk_request_is_within_the_documented_10_mib(api):
+    body = {"tasks": [{"type": "echo", "payload": "x" * 3000} for _ in range(1000)]}  # about 3 MB
+    response = post(api, "/api/tasks/bulk", body)
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["count"] == 1000
+
+
+def test_the_body_limit_is_queue_api_max_body_bytes(api, settings):
+    settings.TASK_QUEUE = {**settings.TASK_QUEUE, "API_MAX_BODY_BYTES": 1000}
+    assert error_of(post(api, "/api/tasks", {"type": "echo", "payload": "x" * 1000}), 413, "too_large")
+    assert post(api, "/api/tasks", {"type": "echo", "payload": "x" * 900}).status_code == 201
+
+
+def chunks(data: bytes, size: int = 100):
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+def test_a_chunked_body_is_read_and_still_limited(web_server, user):
+    import json
+
+    import requests
+    from rest_framework.authtoken.models import Token
+
+    server = web_server(env={"QUEUE_API_MAX_BODY_BYTES": "5000"})
+    headers = {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}",
+               "Content-Type": "application/json"}
+    body = json.dumps({"type": "echo", "payload": {"hello": "chunks"}}).encode()
+    created = requests.post(f"{server.url}/api/tasks", data=chunks(body), headers=headers, timeout=10)
+    assert created.status_code == 201, created.text
+    assert created.json()["payload"] == {"hello": "chunks"}
+    bulk = json.dumps({"tasks": [{"type": "echo"}] * 3}).encode()
+    assert requests.post(f"{server.url}/api/tasks/bulk", data=chunks(bulk), headers=headers, timeout=10).json()["count"] == 3
+    large = json.dumps({"type": "echo", "payload": "x" * 6000}).encode()
+    refused = requests.post(f"{server.url}/api/tasks", data=chunks(large, 1000), headers=headers, timeout=10)
+    assert refused.status_code == 413 and refused.json()["error"]["code"] == "too_large"
+    assert Task.objects.count() == 4
