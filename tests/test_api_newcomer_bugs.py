@@ -150,3 +150,57 @@ def test_a_chunked_body_is_read_and_still_limited(web_server, user):
     refused = requests.post(f"{server.url}/api/tasks", data=chunks(large, 1000), headers=headers, timeout=10)
     assert refused.status_code == 413 and refused.json()["error"]["code"] == "too_large"
     assert Task.objects.count() == 4
+
+
+# --- 5. waiting starts at the later of creation and scheduled_for -------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_past_scheduled_for_does_not_age_a_task(api):
+    import time
+
+    from tasks import queue
+    from tasks.db import raw_cursor
+    from tasks.jobs import Outcome
+    from tasks.models import Event
+    from tasks.telemetry import metrics
+    from tests.factories import WorkerFactory
+
+    # The reference example's body (document 001, "advanced"): scheduled_for in 2025.
+    body = {"type": "email", "payload": "user@example.com", "priority": 3, "max_retries": 3,
+            "scheduled_for": "2025-12-06T18:30:00Z", "webhook": "https://example.com/webhook"}
+    created = post(api, "/api/tasks", body).json()
+    assert created["status"] == "pending" and created["scheduled_for"] == "2025-12-06T18:30:00Z"
+    TaskFactory(priority=3)  # an ordinary task behind it in claim order, created after it
+    assert api.get("/api/stats").json()["oldest_pending_age_seconds"] < 60
+    assert api.get("/api/queues/default").json()["oldest_pending_age_seconds"] < 60
+    gauge = [line for line in metrics.render().decode().splitlines()
+             if line.startswith('taskqueue_queue_oldest_pending_age_seconds{queue="default"}')]
+    assert gauge and float(gauge[0].split()[-1]) < 60
+
+    worker = WorkerFactory()
+    jobs = queue.claim(raw_cursor(), worker.id, ["default"], 2)
+    now = time.time()
+    queue.complete(raw_cursor(), worker.id, [Outcome(j.id, j.attempt, True, "1", None, now, now) for j in jobs])
+    waits = [s for event in Event.objects.filter(event="task.started") for s in event.seconds]
+    assert len(waits) == 2 and all(0 <= s < 60 for s in waits)  # what the queue-wait histogram counts
+    details = api.get(f"/api/tasks/{created['id']}/details").json()
+    assert 0 <= details["timings"]["waited_seconds"] < 60
+
+
+@pytest.mark.parametrize("ages", [(3600, 0), (0, 3600), (600, 600)])
+def test_the_oldest_wait_is_found_whichever_row_comes_first_in_claim_order(ages):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tasks.telemetry import counters
+
+    now = timezone.now()
+    # A: created now, run_at a year ago (first in claim order, has not waited);
+    # B: created and runnable `ages[0]` seconds ago; C: at another priority.
+    TaskFactory(created_at=now, run_at=now - timedelta(days=365))
+    TaskFactory(created_at=now - timedelta(seconds=ages[0]), run_at=now - timedelta(seconds=ages[0]))
+    TaskFactory(priority=5, created_at=now - timedelta(seconds=ages[1]), run_at=now - timedelta(seconds=ages[1]))
+    waited = (now - counters.oldest_pending("default")).total_seconds()
+    assert abs(waited - max(ages)) < 5

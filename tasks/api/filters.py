@@ -18,6 +18,7 @@
 FilterBackend builds the filter set only when a request names a filter.
 """
 
+import json
 import uuid
 from datetime import UTC, timedelta
 
@@ -64,6 +65,8 @@ class TaskFilter(StrictFilterSet):
     created_before = filters.IsoDateTimeFilter(method="filter_created", help_text="Created before (ISO 8601).")
     search = filters.CharFilter(method="filter_search", max_length=200,
                                 help_text="A task id, the start of one (8+ hex digits), or text in the payload.")
+    metadata = filters.CharFilter(method="filter_metadata", max_length=2000,
+                                  help_text='Tasks whose metadata contains this JSON object, e.g. {"user_id": "123"}.')
 
     def filter_created(self, queryset, name, value):
         try:
@@ -74,6 +77,15 @@ class TaskFilter(StrictFilterSet):
             return queryset.filter(created_at__lt=value, id__lt=uuid7_floor(value + CREATED_AT_SKEW))
         except OverflowError:
             raise ValidationError({name: ["The time is out of range: use a year from 1 to 9999."]}) from None
+
+    def filter_metadata(self, queryset, name, value):
+        try:
+            wanted = json.loads(value)
+        except ValueError:
+            wanted = None
+        if not isinstance(wanted, dict) or not wanted:
+            raise ValidationError({name: ['Give a JSON object, for example {"user_id": "123"}.']})
+        return queryset.filter(metadata__contains=wanted)  # served by task_metadata_idx
 
     def filter_search(self, queryset, name, value):
         value = value.strip()

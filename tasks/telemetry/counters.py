@@ -53,20 +53,31 @@ LEFT JOIN tasks_queue s ON s.name = q.name
 CROSS JOIN LATERAL (SELECT coalesce(s.max_pending, %(default)s) AS max_pending) l
 """
 
-# The oldest run_at among a queue's pending tasks: one probe of the claim index
-# per distinct priority (at most 201), instead of a scan of every pending row.
+# Since when the queue's longest-waiting pending task has waited: the later of
+# its creation and its run_at (a task created with a past scheduled_for waits
+# from its creation). One probe of the claim index per distinct priority (at
+# most 201), instead of a scan of every pending row: per priority, the first
+# row in claim order gives a bound (its own wait start); only rows runnable
+# before that bound can have waited longer, and the index reaches exactly
+# those (none, usually: the first row's run_at is its wait start).
 OLDEST_PENDING = """
-WITH RECURSIVE p(priority, run_at) AS (
-    (SELECT priority, run_at FROM tasks_task
+WITH RECURSIVE p(priority) AS (
+    (SELECT priority FROM tasks_task
      WHERE status = 'pending' AND queue = %(queue)s ORDER BY priority DESC, run_at LIMIT 1)
     UNION ALL
-    SELECT n.priority, n.run_at FROM p CROSS JOIN LATERAL (
-        SELECT priority, run_at FROM tasks_task
+    SELECT n.priority FROM p CROSS JOIN LATERAL (
+        SELECT priority FROM tasks_task
         WHERE status = 'pending' AND queue = %(queue)s AND priority < p.priority
         ORDER BY priority DESC, run_at LIMIT 1
     ) n
 )
-SELECT min(run_at) FROM p
+SELECT min(w.since) FROM p CROSS JOIN LATERAL (
+    SELECT min(greatest(t.created_at, t.run_at)) AS since FROM tasks_task t
+    WHERE t.status = 'pending' AND t.queue = %(queue)s AND t.priority = p.priority
+      AND t.run_at <= (SELECT greatest(f.created_at, f.run_at) FROM tasks_task f
+                       WHERE f.status = 'pending' AND f.queue = %(queue)s AND f.priority = p.priority
+                       ORDER BY f.run_at LIMIT 1)
+) w
 """
 
 FOLD = """
@@ -139,7 +150,7 @@ def pending_depths(queues: Iterable[str], default_limit: int) -> dict[str, tuple
 
 
 def oldest_pending(queue: str) -> datetime | None:
-    """The run_at of the queue's longest-waiting pending task."""
+    """Since when the queue's longest-waiting pending task has waited (see OLDEST_PENDING)."""
     with connection.cursor() as cursor:
         cursor.execute(OLDEST_PENDING, {"queue": queue})
         return cursor.fetchone()[0]
