@@ -12,6 +12,9 @@ EXPECTED_PATHS = {
     "/api/workers/{id}/pause", "/api/workers/{id}/resume", "/api/queues", "/api/queues/{name}",
     "/api/queues/{name}/pause", "/api/queues/{name}/resume", "/api/queues/{name}/purge",
     "/api/dead-letters", "/api/dead-letters/retry", "/api/events", "/metrics",
+    # The reference documents' paths that generated clients need (tasks/api/compat_urls.py).
+    "/api/v1/tasks", "/api/v1/tasks/{id}", "/api/queue/email", "/api/queue/email/delayed", "/api/queue/image",
+    "/api/queue/stats",
 }
 
 

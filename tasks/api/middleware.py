@@ -18,9 +18,11 @@ from tasks import conf
 from tasks.api.errors import json_error
 
 DATABASE_RETRY_AFTER = 5
-# The API's own prefix, plus the root-path aliases /tasks, /stats, /health (tasks/api/compat_urls.py).
 NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
-API_PREFIXES = ("/api/", "/tasks", "/stats", "/health")
+# The API's own prefix, plus the reference documents' root paths /tasks, /stats, /health
+# and document 003's /admin/ operations (tasks/api/compat_urls.py).
+API_PREFIXES = ("/api/", "/tasks", "/stats", "/health", "/admin/health", "/admin/workers", "/admin/queues",
+                "/admin/dlq")
 
 
 def is_api_path(path: str) -> bool:

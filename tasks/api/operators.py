@@ -149,7 +149,8 @@ def dead_letters_to_change(view) -> QuerySet:
     """The dead letters a bulk action applies to: those its filters match, or
     every one with an explicit all=true, never every one by default."""
     request = view.request
-    everything = request.query_params.get("all")
+    # A route whose path names the whole set (/admin/dlq, tasks/api/compat.py) implies all=true.
+    everything = request.query_params.get("all", "true" if getattr(view, "implied_all", False) else None)
     if everything not in (None, "true", "false"):
         raise ValidationError({"all": ["Use all=true, or leave the parameter out."]})
     if everything != "true" and DeadLetterFilter.base_filters.keys().isdisjoint(request.query_params):
