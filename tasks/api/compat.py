@@ -30,6 +30,7 @@ from tasks.api.operators import DeadLetterList, DeadLetterRetry
 from tasks.api.permissions import StaffWrites
 from tasks.api.serializers import TaskSerializer
 from tasks.api.views import TaskViewSet
+from tasks.handlers import image
 from tasks.handlers.builtin import EMAIL_FIELDS
 from tasks.models import Task
 from tasks.telemetry import counters
@@ -40,7 +41,6 @@ V1_ALIASES = {"scheduled_at": "scheduled_for"}
 PRIORITY_LEVELS = {"low": 0, "normal": 1, "high": 2, "critical": 3}
 # What document 002's endpoints accept besides the email or image itself.
 TASK_OPTIONS = {"queue", "priority", "max_retries", "timeout", "webhook", "metadata", "idempotency_key"}
-IMAGE_FIELDS = {"source", "output", "width", "height", "format"}
 
 
 def renamed(data, aliases: dict[str, str]):
@@ -142,7 +142,7 @@ class DelayedEmailTaskViewSet(EmailTaskViewSet):
 class ImageTaskViewSet(EmailTaskViewSet):
     """Document 002's POST /api/queue/image: source, output, width, height (see the image type)."""
 
-    payload_fields = IMAGE_FIELDS
+    payload_fields = image.FIELDS
     task_type = "image"
 
 
