@@ -119,7 +119,8 @@ def test_003_admin_retry_a_failed_task_from_the_dlq(staff_api):
     # curl http://localhost:8080/admin/dlq
     assert [t["id"] for t in staff_api.get("/admin/dlq").json()["results"]] == [str(failed.id)]
     # curl -X POST http://localhost:8080/admin/tasks/<task_id>/retry
-    assert post(staff_api, f"/admin/tasks/{failed.id}/retry").json() == {"status": "retrying", "task_id": str(failed.id)}
+    retried = post(staff_api, f"/admin/tasks/{failed.id}/retry").json()
+    assert retried == {"status": "retrying", "task_id": str(failed.id)}
     assert Task.objects.get(pk=failed.pk).status == TaskStatus.PENDING
 
 

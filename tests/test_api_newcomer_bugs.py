@@ -107,7 +107,8 @@ def test_put_declares_a_queue_before_its_first_task(staff_api, api):
     assert post(staff_api, "/api/queues/later/pause").json()["paused"] is True
     assert staff_api.get("/api/queues/later").status_code == 200
     assert Queue.objects.get(name="later").max_pending == 7
-    assert "max_pending" in error_of(staff_api.put("/api/queues/later", {"max_pending": -1}, format="json"), 400)["fields"]
+    refused = staff_api.put("/api/queues/later", {"max_pending": -1}, format="json")
+    assert "max_pending" in error_of(refused, 400)["fields"]
 
 
 # --- 4 and 6. the body: chunked bodies are read; one limit, QUEUE_API_MAX_BODY_BYTES ---
@@ -145,7 +146,8 @@ def test_a_chunked_body_is_read_and_still_limited(web_server, user):
     assert created.status_code == 201, created.text
     assert created.json()["payload"] == {"hello": "chunks"}
     bulk = json.dumps({"tasks": [{"type": "echo"}] * 3}).encode()
-    assert requests.post(f"{server.url}/api/tasks/bulk", data=chunks(bulk), headers=headers, timeout=10).json()["count"] == 3
+    bulk_created = requests.post(f"{server.url}/api/tasks/bulk", data=chunks(bulk), headers=headers, timeout=10)
+    assert bulk_created.json()["count"] == 3
     large = json.dumps({"type": "echo", "payload": "x" * 6000}).encode()
     refused = requests.post(f"{server.url}/api/tasks", data=chunks(large, 1000), headers=headers, timeout=10)
     assert refused.status_code == 413 and refused.json()["error"]["code"] == "too_large"

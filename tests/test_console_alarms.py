@@ -61,7 +61,8 @@ def test_a_lost_worker_still_holding_tasks_is_listed_and_says_who_rescues_them(s
 def test_queues_with_old_pending_tasks_no_worker_or_a_pause(staff_client, settings):
     settings.TASK_QUEUE = {**settings.TASK_QUEUE, "ALARM_PENDING_AGE": 60.0}
     WorkerFactory(queues=["default", "reports"])
-    TaskFactory(status=TaskStatus.PENDING, queue="default", run_at=timezone.now() - timedelta(minutes=10))
+    TaskFactory(status=TaskStatus.PENDING, queue="default", run_at=timezone.now() - timedelta(minutes=10),
+                created_at=timezone.now() - timedelta(minutes=10))
     TaskFactory(status=TaskStatus.PENDING, queue="emails")  # no worker serves it
     TaskFactory(status=TaskStatus.PENDING, queue="reports")
     Queue.pause("reports")
