@@ -31,7 +31,7 @@ def versions() -> dict[str, str]:
     import psycopg
 
     found = {"Python": platform.python_version()}
-    for package in ("Django", "djangorestframework", "psycopg", "uvicorn"):
+    for package in ("Django", "djangorestframework", "psycopg", "granian"):  # granian serves the API (not uvicorn)
         found[package] = version(package)
     found["libpq"] = str(psycopg.pq.version())
     try:
