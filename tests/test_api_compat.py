@@ -194,6 +194,8 @@ def test_002_delayed_email(api):
     assert at.json()["scheduled_for"] == "2030-01-01T09:00:00Z"
     assert "delay" in error_of(post(api, "/api/queue/email/delayed", {"to": "user@example.com"}), 400)["fields"]
     assert "delay" in error_of(post(api, "/api/queue/email/delayed", {"to": "a@b.co", "delay": -1}), 400)["fields"]
+    late = post(api, "/api/queue/email/delayed", {"to": "a@b.co", "process_at": "tomorrow"})
+    assert "process_at" in error_of(late, 400)["fields"]
 
 
 def test_002_bad_email_bodies_are_400s_that_name_the_field(api):

@@ -83,8 +83,12 @@ def test_every_verb_on_a_queue_that_does_not_exist_is_a_404_and_creates_nothing(
                      staff_api.patch("/api/queues/ghost", {"max_pending": 5}, format="json")):
         assert "ghost" in error_of(response, 404, "not_found")["message"]
     assert not Queue.objects.filter(name="ghost").exists()
-    error_of(post(staff_api, f"/api/queues/{'q' * 101}/pause"), 404)  # longer than a queue name may be
-    error_of(post(staff_api, "/api/queues/bad name/pause"), 404)
+    # A name that cannot be a queue's is a 400 with the task API's sentence, on every verb.
+    for bad in ("q" * 101, "bad name", "semi;colon"):
+        assert "name" in error_of(post(staff_api, f"/api/queues/{bad}/pause"), 400, "invalid")["fields"]
+        assert "name" in error_of(staff_api.get(f"/api/queues/{bad}"), 400, "invalid")["fields"]
+        assert "name" in error_of(staff_api.put(f"/api/queues/{bad}", format="json"), 400, "invalid")["fields"]
+    assert not Queue.objects.exists()
 
 
 def test_a_queue_with_a_task_or_a_row_takes_every_verb(staff_api):

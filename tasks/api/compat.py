@@ -121,7 +121,13 @@ class EmailTaskViewSet(TaskViewSet):
     }), responses={201: TaskSerializer, 200: TaskSerializer})
     def create(self, request, *args, **kwargs):
         """Create a task of this route's type from the body's fields."""
-        return super().create(request, *args, **kwargs)
+        try:
+            return super().create(request, *args, **kwargs)
+        except ValidationError as exc:
+            # The time came as process_at: name it so.
+            if self.delayed and isinstance(exc.detail, dict) and "scheduled_for" in exc.detail:
+                exc.detail = {{"scheduled_for": "process_at"}.get(k, k): v for k, v in exc.detail.items()}
+            raise
 
     def create_body(self, request):
         data = super().create_body(request)

@@ -49,10 +49,10 @@ queue = [  # under /api/queue/
     re_path(r"^stats/?$", monitoring.stats),
 ]
 
-tasks = [  # under /api/ (document 004), before the task routes; left out of the schema
-    re_path(rf"^tasks/status/{TASK_ID}/?$", views.TaskViewSet.as_view({"get": "retrieve"})),
-    re_path(r"^tasks/all/?$", views.TaskViewSet.as_view({"get": "list"})),
-    re_path(r"^tasks/stats/?$", monitoring.stats),
+tasks = [  # under /api/tasks/ (document 004), before the task routes; left out of the schema
+    re_path(rf"^status/{TASK_ID}/?$", views.TaskViewSet.as_view({"get": "retrieve"})),
+    re_path(r"^all/?$", views.TaskViewSet.as_view({"get": "list"})),
+    re_path(r"^stats/?$", monitoring.stats),
 ]
 
 # The root URLconf includes this module for the root paths.

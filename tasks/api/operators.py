@@ -37,7 +37,7 @@ from tasks.api.permissions import StaffWrites
 from tasks.api.serializers import TaskSerializer
 from tasks.models import Queue, Task, Worker, WorkerState
 from tasks.telemetry import summary
-from tasks.validation import QUEUE_NAME
+from tasks.validation import queue_error
 
 
 class WorkerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -79,7 +79,8 @@ class QueueViewSet(viewsets.GenericViewSet):
     serializer_class = QueueSerializer
     permission_classes = [StaffWrites]
     lookup_field = "name"
-    lookup_value_regex = QUEUE_NAME.pattern.strip("^$")
+    # Any segment: a name that is not a queue name is a 400 saying why (as when creating a task), not a bare 404.
+    lookup_value_regex = "[^/]+"
     pagination_class = None
 
     def list(self, request):
@@ -94,6 +95,8 @@ class QueueViewSet(viewsets.GenericViewSet):
     def update(self, request, name=None):
         """Declare the queue (its row), so that it can be paused or limited before any task
         names it: 201 when it is new, 200 when it existed. The body may set max_pending."""
+        if message := queue_error(name):
+            raise ValidationError({"name": [message]})
         body = QueueLimitSerializer(data=request.data or {}, partial=True)
         body.is_valid(raise_exception=True)
         _, created = Queue.objects.update_or_create(name=name, defaults=body.validated_data)
@@ -132,6 +135,8 @@ class QueueViewSet(viewsets.GenericViewSet):
         return Response({"queue": name, "cancelled": queue.purge(name)})
 
     def _summary(self, name: str, must_exist: bool = False) -> dict:
+        if message := queue_error(name):
+            raise ValidationError({"name": [message]})
         found = summary.queue(name, timezone.now())
         if must_exist and not found.exists:
             raise NotFound(f"No queue named {name!r} has tasks or settings.")

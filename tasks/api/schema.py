@@ -133,7 +133,7 @@ STREAM_PATHS = {
 
 def only_api_paths(endpoints, **kwargs):
     """Preprocessing hook: document /api/... only, not the schema itself."""
-    return [e for e in endpoints if e[0].startswith("/api/") and not e[0].startswith(("/api/schema", "/api/{var}"))]
+    return [e for e in endpoints if e[0].startswith("/api/") and not e[0].startswith(("/api/schema", "/api/tasks/{var}"))]
 
 
 def finish(result, generator, request, public):

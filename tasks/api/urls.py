@@ -30,7 +30,7 @@ urlpatterns = [
     # The reference documents' paths under /api/ (tasks/api/compat_urls.py). Document
     # 004's come first, or /api/tasks/{id} would take "all" and "stats" for ids: behind
     # one look-ahead, so that the task routes pay a single test for them.
-    re_path(r"^(?=tasks/(?:status/|all/?$|stats/?$))", include(compat_urls.tasks)),
+    re_path(r"^tasks/(?=status/|all/?$|stats/?$)", include(compat_urls.tasks)),
     *router.urls,
     re_path(r"^v1/", include(compat_urls.v1)),
     re_path(r"^queue/", include(compat_urls.queue)),
