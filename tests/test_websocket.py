@@ -82,3 +82,11 @@ def test_refusals_close_with_a_code_and_a_reason(ws_url, token, query, code):
 
     received = asyncio.run(attempt())
     assert received.code == code and received.reason
+
+
+def test_a_client_that_reconnects_with_its_last_id_gets_what_it_missed(ws_url, token):
+    first = asyncio.run(receive_events(f"{ws_url}?token={token}", 1, lambda: queue.enqueue("echo", 1)))
+    missed = queue.enqueue("echo", 2)  # while no socket is open
+    replayed = asyncio.run(receive_events(f"{ws_url}?token={token}&last_event_id={first[0]['id']}", 1,
+                                          lambda: None))
+    assert replayed[0]["data"]["task_id"] == str(missed.id) and replayed[0]["id"] != first[0]["id"]

@@ -24,7 +24,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl
 
-from django.db import OperationalError, close_old_connections
+from django.db import OperationalError, connection
 from django.http import HttpRequest, QueryDict
 
 from tasks import conf
@@ -78,7 +78,7 @@ def admit(scope: dict):
     except OperationalError:
         return TRY_LATER, "The database is unreachable; try again in a few seconds."
     finally:
-        close_old_connections()
+        connection.close()  # this pool thread's connection goes back: the socket may stay open for hours
 
 
 async def serve_socket(scope: dict, receive, send) -> None:
