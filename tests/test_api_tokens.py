@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
 from tests.api_helpers import client_for, error_of
+from tests.factories import TaskFactory
 from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +51,7 @@ def test_a_revoked_token_is_refused_at_once_by_the_process_that_revoked_it(user,
 
 
 def test_a_user_made_staff_is_staff_at_once(user, api):
+    TaskFactory(queue="mail")
     assert api.post("/api/queues/mail/pause").status_code == 403
     user.is_staff = True
     user.save()

@@ -31,10 +31,10 @@ def versions() -> dict[str, str]:
     import psycopg
 
     found = {"Python": platform.python_version()}
-    for package in ("Django", "djangorestframework", "psycopg", "uvicorn"):
+    for package in ("Django", "djangorestframework", "psycopg", "granian"):
         try:
             found[package] = version(package)
-        except PackageNotFoundError:  # uvicorn is no longer a requirement
+        except PackageNotFoundError:  # a peer's virtualenv may lack one
             found[package] = "not installed"
     found["libpq"] = str(psycopg.pq.version())
     try:
