@@ -319,6 +319,10 @@ _QUEUE_SETTINGS = [
     ("WEBHOOK_ALLOWED_NETWORKS", "list", []),
     # CA bundle that https webhooks are verified against; empty: certifi's public CAs.
     ("WEBHOOK_CA_BUNDLE", "str", ""),
+    # The image type (tasks/handlers/image.py): where its files live, and what it will decode.
+    ("MEDIA_ROOT", "str", str(BASE_DIR / "var" / "media")),
+    ("IMAGE_MAX_PIXELS", "int", 40_000_000),  # beyond it, a decompression bomb: refused before decoding
+    ("IMAGE_MAX_BYTES", "int", 20 * 1024 * 1024),  # largest image file read or downloaded
     # Operations: the event log behind /api/events and the metrics, and /metrics access.
     ("EVENT_RETENTION", "float", 3600.0),
     ("METRICS_TOKEN", "str", ""),

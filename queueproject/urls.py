@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from dashboard.views.site import favicon
 from queueproject import errors
+from tasks.api import compat_urls
 from tasks.api.monitoring import metrics_view
 
 # The API's documentation page (ReDoc, which holds no data) loads its script and
@@ -25,13 +26,14 @@ API_DOCS_CSP = {
 urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("favicon.ico", favicon, name="favicon"),
+    path("admin/", include(compat_urls.admin)),  # document 003's /admin/... operations; the rest is the admin's
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", csp_override(API_DOCS_CSP)(SpectacularRedocView.as_view(url_name="schema")), name="api-docs"),
     path("api/", include("tasks.api.urls")),
     path("dashboard/", include("dashboard.urls")),
-    path("", include("tasks.api.compat_urls")),
+    path("", include(compat_urls.root)),
 ]
 
 handler404 = errors.not_found

@@ -1,6 +1,7 @@
 """The production web server: granian serving queueproject.wsgi, with our defaults.
 
     python -m queueproject.webserver --host 0.0.0.0 --port 8000 --workers 2
+    python -m queueproject.webserver --ws --host 0.0.0.0 --port 8001   # GET /ws
 
 Any granian option may follow; the ones set here come first, so the command line
 overrides them. `manage.py serve`, the Dockerfile, compose.yaml and the tests all
@@ -40,7 +41,20 @@ DEFAULTS = [
 ]
 
 
+# `--ws`: the WebSocket listener instead (GET /ws, document 003's event stream):
+# granian serving a small ASGI application on a port of its own, so that the
+# API above stays WSGI. One process: its sockets share one Hub (one LISTEN).
+WS_APPLICATION = "queueproject.ws:application"
+WS_DEFAULTS = ["--interface", "asgi", "--ws", "--workers", "1", "--workers-kill-timeout", "5",
+               "--respawn-failed-workers"]
+
+
 def main(argv: list[str]) -> None:
+    if "--ws" in argv:
+        argv = [arg for arg in argv if arg != "--ws"]
+        cli.main(args=[*WS_DEFAULTS, *argv, WS_APPLICATION], prog_name="queueproject.webserver",
+                 auto_envvar_prefix="GRANIAN")
+        return
     cli.main(args=[*DEFAULTS, *argv, APPLICATION], prog_name="queueproject.webserver", auto_envvar_prefix="GRANIAN")
 
 

@@ -11,7 +11,7 @@ class TasksConfig(AppConfig):
     def ready(self):
         # Built-in task types register themselves on import.
         from tasks.backends import functions
-        from tasks.handlers import builtin, registry  # noqa: F401
+        from tasks.handlers import builtin, image, registry  # noqa: F401
 
         registry.load_modules()
         # Each installed app's `tasks` module, so that its @task functions register.

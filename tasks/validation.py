@@ -34,12 +34,27 @@ def validate_task(task, *, exposed_only: bool = False) -> None:
         ("timeout", timeout_error(task.timeout)),
         ("retry_backoff", retry_backoff_error(task.retry_backoff)),
         ("webhook", webhook_error(task.webhook)),
+        ("metadata", metadata_error(task.metadata)),
         ("unique_key", key_error(task.unique_key)),
         ("idempotency_key", key_error(task.idempotency_key)),
     ]
     errors = {field: [message] for field, message in problems if message}
     if errors:
         raise ValidationError(errors)
+
+
+def metadata_error(value) -> str | None:
+    """A JSON object (or nothing), within the payload's size and depth limits."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return "metadata must be a JSON object, for example {\"user_id\": \"123\"}."
+    if message := shape_error(value, conf.get("MAX_PAYLOAD_DEPTH")):
+        return message
+    size = len(json.dumps(value).encode())
+    if size > (limit := conf.get("MAX_PAYLOAD_BYTES")):
+        return f"metadata is {size} bytes; the limit is {limit} bytes."
+    return None
 
 
 def key_error(value) -> str | None:

@@ -167,6 +167,7 @@ def test_reference_000_usage_examples(service, staff_token):
 
     # "Testing the Features" 1: priority. Hold the queue, create low, high, medium; the high one runs first.
     staff = AUTH.replace("$TOKEN", staff_token)
+    curl(f"curl -X PUT http://localhost:8080/api/queues/ordered {staff}")  # declared: it has no task yet
     curl(f"curl -X POST http://localhost:8080/api/queues/ordered/pause {staff}")
     made = {}
     for body in ('{"type":"email","payload":"low@example.com","priority":1,"queue":"ordered"}',

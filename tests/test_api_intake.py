@@ -11,7 +11,7 @@ from tasks.api import intake
 from tasks.api.serializers import BulkCreateSerializer, TaskCreateSerializer
 
 FIELDS = ("type", "payload", "queue", "priority", "status", "max_retries", "timeout", "webhook", "idempotency_key",
-          "unique_key", "retry_backoff")
+          "unique_key", "retry_backoff", "metadata")
 
 
 def shape(task) -> dict:
@@ -40,6 +40,10 @@ def assert_same_as_the_serializer(body) -> bool:
       "queue": "a_b.c:d-e", "timeout": 7 * 86400, "webhook": "https://example.com/hook",
       "idempotency_key": "k" * 255, "scheduled_for": None}, True),
     ({"type": "echo", "timeout": 1}, True),  # the serializer turns 1 into 1.0: so does the fast path
+    ({"type": "echo", "metadata": {"user_id": "123", "tags": ["a"]}}, True),
+    ({"type": "echo", "metadata": None}, True),
+    ({"type": "echo", "metadata": ["not", "an", "object"]}, False),
+    ({"type": "echo", "metadata": {"nul": "x\x00y"}}, False),  # text PostgreSQL cannot store
     # Everything below goes to the serializer: most are errors, some it accepts after trimming.
     ({"type": " echo"}, False),  # trimmed by the serializer
     ({"type": "echo", "queue": "mail\n"}, False),
@@ -99,6 +103,7 @@ VALUES = {
     "idempotency_key": st.sampled_from(["k", "", " k", "k" * 256]) | JSON,
     "payload": JSON,
     "scheduled_for": st.none() | JSON,
+    "metadata": st.dictionaries(st.text(max_size=3), JSON, max_size=3) | JSON,
     "unknown": JSON,
 }
 

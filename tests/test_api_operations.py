@@ -94,8 +94,8 @@ def test_dead_letters_list_retry_filtered_and_delete(api, staff_api):
     assert post(staff_api, "/api/dead-letters/retry?queue=mail").json() == {"retried": 2}
     assert {Task.objects.get(pk=t.pk).status for t in mail} == {TaskStatus.PENDING}
 
-    error_of(api.delete("/api/dead-letters"), 403)
-    assert staff_api.delete("/api/dead-letters/").json() == {"deleted": 1}
+    error_of(api.delete("/api/dead-letters?all=true"), 403)
+    assert staff_api.delete("/api/dead-letters/?all=true").json() == {"deleted": 1}
     assert not Task.objects.filter(pk=other.pk).exists()
     assert Task.objects.count() == 3  # the retried two and the completed one stay
 

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from tasks.models import ApiKey
 from tests.api_helpers import client_for, error_of, key_for
+from tests.factories import TaskFactory
 from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -53,6 +54,7 @@ def test_a_revoked_token_is_refused_at_once_by_the_process_that_revoked_it(user,
 
 
 def test_a_key_may_do_what_its_scopes_say_whatever_its_user_becomes(user, api):
+    TaskFactory(queue="mail")
     assert api.post("/api/queues/mail/pause").status_code == 403
     user.is_staff = True
     user.save()

@@ -24,7 +24,7 @@ def test_a_quiet_healthy_queue_has_no_alarm(staff_client, client):
     TaskFactory(status=TaskStatus.PENDING)
     assert set(alarms(staff_client)) == {"none"}
     assert client.get("/api/health").json() | {"last_heartbeat_age_seconds": 0} == {
-        "status": "ok", "database": "ok", "workers": 1, "workers_paused": 0, "problems": [],
+        "status": "ok", "database": "ok", "primary": "writable", "workers": 1, "workers_paused": 0, "problems": [],
         "last_heartbeat_age_seconds": 0}
 
 
@@ -61,7 +61,8 @@ def test_a_lost_worker_still_holding_tasks_is_listed_and_says_who_rescues_them(s
 def test_queues_with_old_pending_tasks_no_worker_or_a_pause(staff_client, settings):
     settings.TASK_QUEUE = {**settings.TASK_QUEUE, "ALARM_PENDING_AGE": 60.0}
     WorkerFactory(queues=["default", "reports"])
-    TaskFactory(status=TaskStatus.PENDING, queue="default", run_at=timezone.now() - timedelta(minutes=10))
+    TaskFactory(status=TaskStatus.PENDING, queue="default", run_at=timezone.now() - timedelta(minutes=10),
+                created_at=timezone.now() - timedelta(minutes=10))
     TaskFactory(status=TaskStatus.PENDING, queue="emails")  # no worker serves it
     TaskFactory(status=TaskStatus.PENDING, queue="reports")
     Queue.pause("reports")

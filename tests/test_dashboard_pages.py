@@ -62,8 +62,10 @@ def test_live_pages_refresh_themselves_and_answer_htmx_with_the_fragment_alone(s
 
 def test_overview_shows_counts_throughput_queues_oldest_pending_and_recent_tasks(staff_client):
     now = timezone.now()
-    TaskFactory.create_batch(2, status=TaskStatus.PENDING, run_at=now - timedelta(minutes=5))
-    TaskFactory(status=TaskStatus.PENDING, queue="emails", run_at=now - timedelta(seconds=30))
+    TaskFactory.create_batch(2, status=TaskStatus.PENDING, run_at=now - timedelta(minutes=5),
+                            created_at=now - timedelta(minutes=5))
+    TaskFactory(status=TaskStatus.PENDING, queue="emails", run_at=now - timedelta(seconds=30),
+                created_at=now - timedelta(seconds=30))
     TaskFactory(status=TaskStatus.SCHEDULED, run_at=now + timedelta(hours=1))
     TaskFactory.create_batch(3, status=TaskStatus.COMPLETED)
     failed = TaskFactory(status=TaskStatus.FAILED, last_error="RuntimeError: boom")
@@ -239,7 +241,8 @@ def test_workers_page_lists_live_workers_with_current_tasks_and_recent_stopped_o
 
 def test_queues_page_shows_depth_throughput_and_oldest_pending(staff_client):
     now = timezone.now()
-    TaskFactory.create_batch(2, queue="emails", status=TaskStatus.PENDING, run_at=now - timedelta(seconds=90))
+    TaskFactory.create_batch(2, queue="emails", status=TaskStatus.PENDING, run_at=now - timedelta(seconds=90),
+                            created_at=now - timedelta(seconds=90))
     TaskFactory(queue="emails", status=TaskStatus.SCHEDULED, run_at=now + timedelta(hours=1))
     TaskFactory(queue="emails", status=TaskStatus.COMPLETED)
     Queue.pause("idle")  # a queue with a settings row and no tasks is listed too

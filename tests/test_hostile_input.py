@@ -161,7 +161,7 @@ def test_a_deeply_nested_body_is_a_400_not_a_crash(api):
 
 
 def test_an_oversized_body_is_a_413(api, settings):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    settings.TASK_QUEUE = {**settings.TASK_QUEUE, "API_MAX_BODY_BYTES": 1000}  # the API's one body limit
     body = json.dumps({"type": "echo", "payload": "x" * 2000})
     response = api.post("/api/tasks", data=body, content_type="application/json")
     assert response.status_code == 413

@@ -120,9 +120,10 @@ def test_counters_follow_every_change_and_fold_without_drift():
 
 def test_oldest_pending_age_uses_the_earliest_run_at_across_priorities():
     now = timezone.now()
-    TaskFactory(priority=10, run_at=now - timedelta(seconds=5))
-    TaskFactory(priority=-3, run_at=now - timedelta(seconds=90))
-    TaskFactory(priority=0, run_at=now - timedelta(seconds=30), queue="other")
+    TaskFactory(priority=10, run_at=now - timedelta(seconds=5), created_at=now - timedelta(seconds=5))
+    TaskFactory(priority=-3, run_at=now - timedelta(seconds=90), created_at=now - timedelta(seconds=90))
+    TaskFactory(priority=0, run_at=now - timedelta(seconds=30), created_at=now - timedelta(seconds=30),
+                queue="other")
     assert summary.stats(now)["oldest_pending_age_seconds"] == pytest.approx(90, abs=0.01)
 
 

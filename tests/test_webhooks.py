@@ -151,6 +151,19 @@ def test_a_refused_target_is_never_contacted_and_the_attempt_says_why(receiver, 
     assert receiver.requests == []
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "no-such-host.invalid"])
+def test_a_refusal_by_the_guard_is_final_one_attempt_not_five(receiver, queue_settings, host):
+    queue_settings(WEBHOOK_ALLOW_PRIVATE=True)
+    completed_with_webhook(f"{receiver.url}/x".replace("127.0.0.1", host))
+    queue_settings(WEBHOOK_ALLOW_PRIVATE=False, WEBHOOK_MAX_ATTEMPTS=5)
+
+    delivery = deliver_until_settled(limit=30)
+
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 1 and len(delivery.log) == 1
+    assert "UnsafeURL" in delivery.last_error and host in delivery.last_error
+    assert receiver.requests == []
+
+
 def test_a_redirect_to_a_refused_address_is_not_followed(receiver, queue_settings):
     inner = Receiver("127.0.0.2")
     try:

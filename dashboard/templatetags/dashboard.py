@@ -114,7 +114,7 @@ def task_state(task, now: datetime) -> str:
     if status == "scheduled":
         return format_html("runs {}", moment(task.run_at, now))
     if status == "pending":
-        return f"waiting {age(task.run_at, now)}"
+        return f"waiting {age(max(task.run_at, task.created_at), now)}"  # not since a past scheduled_for
     if status == "processing":
         return f"running {age(task.started_at, now)}"
     if status == "completed":

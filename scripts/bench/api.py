@@ -24,6 +24,11 @@ from scripts.bench.wrk import HttpRun, WebServer, tokens, wrk
 
 QUEUE = "bench-api"
 ECHO = {"type": "echo", "payload": None, "queue": QUEUE}
+# The reference documents' routes (tasks/api/compat.py): document 003's task structure with
+# metadata (read by the serializer, not the fast intake), and document 002's email endpoint.
+V1_TASK = {"type": "echo", "payload": {"to": "user@example.com"}, "priority": 2, "max_retries": 5, "timeout": 300,
+           "metadata": {"user_id": "123"}, "queue": QUEUE}
+EMAIL_002 = {"to": "user@example.com", "subject": "Hello", "body": "Welcome!", "queue": QUEUE}
 
 # A task row as the API writes it for ECHO, with an id that grows with time as
 # UUIDv7 ids do (index locality matters to insert speed), in pgbench's default
@@ -114,6 +119,8 @@ def measure(url: str, seconds: int, runs: int, bulk_size: int) -> dict:
         result["health"] = median_of(lambda: wrk(server, "GET", "/api/health", seconds, 16, keys))
         result["stats"] = median_of(lambda: wrk(server, "GET", "/api/stats", seconds, 16, keys))
         result["list"] = median_of(lambda: wrk(server, "GET", "/api/tasks", seconds, 16, keys, label="list page"))
+        result["post_v1"] = median_of(lambda: wrk(server, "POST", "/api/v1/tasks", seconds, 16, keys, V1_TASK))
+        result["queue_email"] = median_of(lambda: wrk(server, "POST", "/api/queue/email", seconds, 16, keys, EMAIL_002))
         bulk = {"tasks": [ECHO] * bulk_size}
         result["bulk"] = median_of(lambda: wrk(server, "POST", "/api/tasks/bulk", seconds, 4, keys, bulk, bulk_size))
         result["bulk"]["size"] = bulk_size

@@ -61,6 +61,9 @@ def section(a: dict) -> list[str]:
            row("`GET /api/health`, 16 connections (the floor)", a["health"]),
            row("`GET /api/stats`, 16 connections", a["stats"]),
            row("`GET /api/tasks` (a page of 50), 16 connections", a["list"]),
+           *([row("`POST /api/v1/tasks` (document 003's task, with metadata), 16 connections", a["post_v1"]),
+              row("`POST /api/queue/email` (document 002), 16 connections", a["queue_email"])]
+             if "post_v1" in a else []),
            row(f"`POST /api/tasks/bulk`, {bulk['size']:,} tasks per request, 4 connections", bulk,
                f"{bulk['tasks_per_s']:,.0f} tasks/s"),
            "",

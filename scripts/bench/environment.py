@@ -34,7 +34,7 @@ def versions() -> dict[str, str]:
     for package in ("Django", "djangorestframework", "djangorestframework-api-key", "psycopg", "granian"):
         try:
             found[package] = version(package)
-        except PackageNotFoundError:
+        except PackageNotFoundError:  # a peer's virtualenv may lack one
             found[package] = "not installed"
     found["libpq"] = str(psycopg.pq.version())
     try:

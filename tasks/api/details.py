@@ -64,7 +64,8 @@ class TaskDetailSerializer(TaskSerializer):
             return round((end - start).total_seconds(), 6) if start and end else None
 
         return {
-            "waited_seconds": seconds(task.run_at, task.started_at),
+            # Waiting starts when the task became runnable: not at a scheduled_for before its creation.
+            "waited_seconds": seconds(max(task.run_at, task.created_at), task.started_at),
             "ran_seconds": seconds(task.started_at, task.completed_at),
             "total_seconds": seconds(task.created_at, task.completed_at),
         }

@@ -18,6 +18,7 @@
 FilterBackend builds the filter set only when a request names a filter.
 """
 
+import json
 import uuid
 from datetime import UTC, timedelta
 
@@ -64,6 +65,8 @@ class TaskFilter(StrictFilterSet):
     created_before = filters.IsoDateTimeFilter(method="filter_created", help_text="Created before (ISO 8601).")
     search = filters.CharFilter(method="filter_search", max_length=200,
                                 help_text="A task id, the start of one (8+ hex digits), or text in the payload.")
+    metadata = filters.CharFilter(method="filter_metadata", max_length=2000,
+                                  help_text='Tasks whose metadata contains this JSON object, e.g. {"user_id": "123"}.')
 
     def filter_created(self, queryset, name, value):
         try:
@@ -74,6 +77,15 @@ class TaskFilter(StrictFilterSet):
             return queryset.filter(created_at__lt=value, id__lt=uuid7_floor(value + CREATED_AT_SKEW))
         except OverflowError:
             raise ValidationError({name: ["The time is out of range: use a year from 1 to 9999."]}) from None
+
+    def filter_metadata(self, queryset, name, value):
+        try:
+            wanted = json.loads(value)
+        except ValueError:
+            wanted = None
+        if not isinstance(wanted, dict) or not wanted:
+            raise ValidationError({name: ['Give a JSON object, for example {"user_id": "123"}.']})
+        return queryset.filter(metadata__contains=wanted)  # served by task_metadata_idx
 
     def filter_search(self, queryset, name, value):
         value = value.strip()
@@ -127,13 +139,42 @@ class WorkerFilter(StrictFilterSet):
         return alive if value else queryset.exclude(pk__in=alive.values("pk"))
 
 
+# Accepted by every view: DRF's format override (?format=json).
+ALWAYS_KNOWN = frozenset({"format"})
+UNKNOWN = "Unknown query parameter: this endpoint accepts {}."
+
+
+def known_parameters(view, filterset_class=None) -> frozenset[str]:
+    """The query parameters `view` understands: its filters, its paginator's,
+    the ordering, and whatever it declares in `extra_parameters`."""
+    names = set(ALWAYS_KNOWN) | set(getattr(view, "extra_parameters", ()))
+    if filterset_class is not None:
+        names |= filterset_class.base_filters.keys()
+    if view.request.method == "GET" and (paginator := getattr(view, "paginator", None)) is not None:
+        names |= {getattr(paginator, "cursor_query_param", None), getattr(paginator, "page_size_query_param", None)}
+    if CreationOrder in getattr(view, "filter_backends", ()):
+        names.add(CreationOrder.param)
+    return frozenset(names - {None})
+
+
+def refuse_unknown_parameters(request, known: frozenset[str]) -> None:
+    """400 naming each query parameter not in `known`: a typo in a filter
+    (?queu=dq) must not widen a list, let alone a bulk delete, to everything."""
+    if unknown := sorted(set(request.query_params) - known):
+        words = ", ".join(sorted(known - ALWAYS_KNOWN)) or "none"
+        raise ValidationError({name: [UNKNOWN.format(words)] for name in unknown})
+
+
 class FilterBackend(DjangoFilterBackend):
     """django-filter's backend, which builds a filter set and its form on every
     request (more work than the page's statement), skipped when the request
-    names none of the view's filters: then there is nothing to filter or check."""
+    names none of the view's filters: then there is nothing to filter or check.
+    A parameter the view does not know is refused first."""
 
     def filter_queryset(self, request, queryset, view):
         filterset_class = self.get_filterset_class(view, queryset)
+        if request.query_params:
+            refuse_unknown_parameters(request, known_parameters(view, filterset_class))
         if filterset_class is not None and filterset_class.base_filters.keys().isdisjoint(request.query_params):
             return queryset
         return super().filter_queryset(request, queryset, view)

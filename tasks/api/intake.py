@@ -20,7 +20,8 @@ from django.tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY
 from tasks import conf, queue, validation
 from tasks.models import Task
 
-FIELDS = frozenset({"type", "payload", "priority", "max_retries", "scheduled_for", "webhook", "queue", "timeout"})
+FIELDS = frozenset({"type", "payload", "priority", "max_retries", "scheduled_for", "webhook", "queue", "timeout",
+                    "metadata"})
 WITH_KEY = FIELDS | {"idempotency_key"}
 
 
@@ -32,19 +33,20 @@ def new_task(data: Any, *, idempotency: bool = True) -> Task | None:
         return None  # time parsing and its messages stay the serializer's
     kind, name, webhook = data.get("type"), data.get("queue", "default"), data.get("webhook", "")
     priority, retries = data.get("priority", 0), data.get("max_retries")
-    timeout, key = data.get("timeout"), data.get("idempotency_key")
+    timeout, key, metadata = data.get("timeout"), data.get("idempotency_key"), data.get("metadata")
     if not (_text(kind, 100) and _text(name, 100) and validation.QUEUE_NAME.match(name)
             and (webhook == "" or _text(webhook, 2000) and not validation.webhook_error(webhook))
             and _whole(priority, TASK_MIN_PRIORITY, TASK_MAX_PRIORITY)
             and (retries is None or _whole(retries, 0, validation.MAX_RETRIES))
             and (timeout is None or _number(timeout, validation.MAX_TIMEOUT))
             and (key is None or _text(key, 255))
+            and (metadata is None or type(metadata) is dict and validation.metadata_error(metadata) is None)
             and not validation.type_error(kind, exposed_only=True)):
         return None
     try:
         return queue.build(kind, data.get("payload"), queue=name, priority=priority, max_retries=retries,
                            timeout=None if timeout is None else float(timeout), webhook=webhook,
-                           idempotency_key=key)
+                           idempotency_key=key, metadata=metadata)
     except ValidationError:
         return None
 

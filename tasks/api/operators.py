@@ -5,15 +5,25 @@ dead letters need operate; queue limits need admin (tasks/api/permissions.py).
 """
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from tasks import queue
 from tasks.api.errors import Conflict
-from tasks.api.filters import CreationOrder, DeadLetterFilter, FilterBackend, OrderedSearch, WorkerFilter
+from tasks.api.filters import (
+    CreationOrder,
+    DeadLetterFilter,
+    FilterBackend,
+    OrderedSearch,
+    WorkerFilter,
+    known_parameters,
+    refuse_unknown_parameters,
+)
 from tasks.api.operator_serializers import (
     DeadLettersDeletedSerializer,
     DeadLettersRetriedSerializer,
@@ -27,7 +37,7 @@ from tasks.api.permissions import HasScope
 from tasks.api.serializers import TaskSerializer
 from tasks.models import Queue, Task, Worker, WorkerState
 from tasks.telemetry import summary
-from tasks.validation import QUEUE_NAME
+from tasks.validation import queue_error
 
 
 class WorkerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -62,24 +72,40 @@ class WorkerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 class QueueViewSet(viewsets.GenericViewSet):
-    """Queues exist as soon as a task names them; a row holds their pause flag and limit."""
+    """Queues exist as soon as a task names them; a row holds their pause flag and limit.
+    One rule for every verb: a name with neither a task nor a row is a 404 (a typo
+    must not create a queue, paused, that no task will ever use)."""
 
     serializer_class = QueueSerializer
     permission_classes = [HasScope]
     lookup_field = "name"
-    lookup_value_regex = QUEUE_NAME.pattern.strip("^$")
+    # Any segment: a name that is not a queue name is a 400 saying why (as when creating a task), not a bare 404.
+    lookup_value_regex = "[^/]+"
     pagination_class = None
 
     def list(self, request):
         """Every queue that has tasks or settings, with its depth per status."""
+        refuse_unknown_parameters(request, known_parameters(self))
         return Response([queue.as_json() for queue in summary.queues(timezone.now())])
 
     def retrieve(self, request, name=None):
         return Response(self._summary(name, must_exist=True))
 
+    @extend_schema(request=QueueLimitSerializer, responses={201: QueueSerializer, 200: QueueSerializer})
+    def update(self, request, name=None):
+        """Declare the queue (its row), so that it can be paused or limited before any task
+        names it: 201 when it is new, 200 when it existed. The body may set max_pending."""
+        if message := queue_error(name):
+            raise ValidationError({"name": [message]})
+        body = QueueLimitSerializer(data=request.data or {}, partial=True)
+        body.is_valid(raise_exception=True)
+        _, created = Queue.objects.update_or_create(name=name, defaults=body.validated_data)
+        return Response(self._summary(name), status=201 if created else 200)
+
     @extend_schema(request=QueueLimitSerializer, responses=QueueSerializer)
     def partial_update(self, request, name=None):
         """Set the queue's backpressure limit: max_pending (null: QUEUE_MAX_PENDING; 0: none)."""
+        self._summary(name, must_exist=True)
         body = QueueLimitSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         if body.validated_data:
@@ -90,12 +116,14 @@ class QueueViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def pause(self, request, name=None):
         """Workers stop claiming from this queue; tasks can still be created."""
+        self._summary(name, must_exist=True)
         Queue.pause(name)
         return Response(self._summary(name))
 
     @extend_schema(request=None, responses=QueueSerializer)
     @action(detail=True, methods=["post"])
     def resume(self, request, name=None):
+        self._summary(name, must_exist=True)
         Queue.resume(name)
         return Response(self._summary(name))
 
@@ -103,13 +131,37 @@ class QueueViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def purge(self, request, name=None):
         """Cancel every scheduled and pending task of the queue (the rows stay, as history)."""
+        self._summary(name, must_exist=True)
         return Response({"queue": name, "cancelled": queue.purge(name)})
 
     def _summary(self, name: str, must_exist: bool = False) -> dict:
+        if message := queue_error(name):
+            raise ValidationError({"name": [message]})
         found = summary.queue(name, timezone.now())
         if must_exist and not found.exists:
             raise NotFound(f"No queue named {name!r} has tasks or settings.")
         return found.as_json()
+
+
+EVERY_DEAD_LETTER = OpenApiParameter(
+    "all", OpenApiTypes.BOOL, description="true: act on every dead letter. Needed when no filter is given, "
+                                          "so that a forgotten or misspelt filter never empties the set.",
+)
+ALL_REQUIRED = "Give a filter (queue, type, ...) or all=true to act on every dead letter."
+
+
+def dead_letters_to_change(view) -> QuerySet:
+    """The dead letters a bulk action applies to: those its filters match, or
+    every one with an explicit all=true, never every one by default."""
+    request = view.request
+    # A route whose path names the whole set (/admin/dlq, tasks/api/compat.py) implies all=true.
+    everything = request.query_params.get("all", "true" if getattr(view, "implied_all", False) else None)
+    if everything not in (None, "true", "false"):
+        raise ValidationError({"all": ["Use all=true, or leave the parameter out."]})
+    if everything != "true" and DeadLetterFilter.base_filters.keys().isdisjoint(request.query_params):
+        refuse_unknown_parameters(request, known_parameters(view, DeadLetterFilter))  # a typo is named as such
+        raise ValidationError({"all": [ALL_REQUIRED]})
+    return view.filter_queryset(view.get_queryset())
 
 
 class DeadLetterList(OrderedSearch, generics.ListAPIView):
@@ -120,11 +172,16 @@ class DeadLetterList(OrderedSearch, generics.ListAPIView):
     permission_classes = [HasScope]
     filter_backends = [FilterBackend, CreationOrder]
     filterset_class = DeadLetterFilter
+    filters_every_method = True  # tasks/api/schema.py: document the filters on DELETE
 
-    @extend_schema(responses={200: DeadLettersDeletedSerializer})
+    @property
+    def extra_parameters(self) -> tuple[str, ...]:
+        return ("all",) if self.request.method == "DELETE" else ()
+
+    @extend_schema(parameters=[EVERY_DEAD_LETTER], responses={200: DeadLettersDeletedSerializer})
     def delete(self, request):
-        """Delete the dead letters that match the filters (all of them without filters)."""
-        return Response({"deleted": queue.delete_dead_letters(self.filter_queryset(self.get_queryset()))})
+        """Delete the dead letters that match the filters (every one: all=true)."""
+        return Response({"deleted": queue.delete_dead_letters(dead_letters_to_change(self))})
 
 
 class DeadLetterRetry(generics.GenericAPIView):
@@ -133,9 +190,10 @@ class DeadLetterRetry(generics.GenericAPIView):
     permission_classes = [HasScope]
     filter_backends = [FilterBackend]
     filterset_class = DeadLetterFilter
+    extra_parameters = ("all",)
+    filters_every_method = True  # tasks/api/schema.py: document the filters on POST
 
-    @extend_schema(request=None, responses=DeadLettersRetriedSerializer)
+    @extend_schema(request=None, parameters=[EVERY_DEAD_LETTER], responses=DeadLettersRetriedSerializer)
     def post(self, request):
-        """Put the dead letters that match the filters back to pending (all of them without filters)."""
-        return Response({"retried": queue.retry(self.filter_queryset(self.get_queryset()))})
-
+        """Put the dead letters that match the filters back to pending (every one: all=true)."""
+        return Response({"retried": queue.retry(dead_letters_to_change(self))})

@@ -5,6 +5,9 @@
 - The reference-compatibility root paths (/tasks, /stats, /health) are left
   out: they duplicate /api/... exactly.
 - The task type is an enum of the types registered in this server.
+- /api/events (server-sent events) and /metrics (Prometheus text) are plain
+  Django views, described by hand (STREAM_PATHS).
+- Bulk actions on dead letters document the list's filters (get_filter_backends).
 """
 
 from drf_spectacular.openapi import AutoSchema
@@ -33,6 +36,14 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class QueueAutoSchema(AutoSchema):
+    def get_filter_backends(self):
+        # Bulk actions that take the list's filters (DELETE /api/dead-letters,
+        # POST /api/dead-letters/retry) document them too: a generated client
+        # must be able to act on some dead letters, not only on all of them.
+        if getattr(self.view, "filters_every_method", False) and self.method in ("POST", "DELETE"):
+            return [backend for backend in self.view.filter_backends if backend.__name__ == "FilterBackend"]
+        return super().get_filter_backends()
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for code, description in self._error_codes():
@@ -70,9 +81,58 @@ class QueueAutoSchema(AutoSchema):
         return codes
 
 
+def _error(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _csv_query(name: str, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": {"type": "string"}}
+
+
+# Plain Django views (not DRF's), which drf-spectacular does not see: described here.
+STREAM_PATHS = {
+    "/api/events": {"get": {
+        "operationId": "events_stream",
+        "summary": "Task and worker events as server-sent events (text/event-stream).",
+        "description": "Each event is `id: <cursor>`, `event: <name>` (task.created, task.completed, "
+                       "worker.started, ...) and `data: <JSON>`. Reconnect with the Last-Event-ID header "
+                       "(or ?last_event_id=) to receive what was missed. The same events as WebSocket /ws.",
+        "tags": ["events"],
+        "parameters": [
+            _csv_query("queue", "Only these queues (comma-separated)."),
+            _csv_query("type", "Only these task types (comma-separated)."),
+            _csv_query("event", "Only these events (comma-separated; task.*, worker.*, webhook.* allowed)."),
+            _csv_query("last_event_id", "Resume after this event id (as the Last-Event-ID header)."),
+        ],
+        "security": [{"tokenAuth": []}],
+        "responses": {
+            "200": {"description": "An endless stream of events.",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            "400": _error("Unknown event name, or a Last-Event-ID this server did not send."),
+            "401": _error("No valid token: send 'Authorization: Token <token>'."),
+            "503": {**_error("Too many open streams on this server, or the database is unreachable."),
+                    "headers": RETRY_AFTER},
+        },
+    }},
+    "/metrics": {"get": {
+        "operationId": "metrics",
+        "summary": "Prometheus metrics (text exposition format).",
+        "description": "Open unless QUEUE_METRICS_TOKEN is set; then send 'Authorization: Bearer <token>'.",
+        "tags": ["metrics"],
+        "security": [{}],
+        "responses": {
+            "200": {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}},
+            "401": _error("QUEUE_METRICS_TOKEN is set and was not sent."),
+            "503": {**_error("The database is unreachable."), "headers": RETRY_AFTER},
+        },
+    }},
+}
+
+
 def only_api_paths(endpoints, **kwargs):
     """Preprocessing hook: document /api/... only, not the schema itself."""
-    return [e for e in endpoints if e[0].startswith("/api/") and not e[0].startswith("/api/schema")]
+    return [e for e in endpoints if e[0].startswith("/api/") and not e[0].startswith(("/api/schema", "/api/tasks/{var}"))]
 
 
 def finish(result, generator, request, public):
@@ -80,6 +140,7 @@ def finish(result, generator, request, public):
     task is one of this server's registered types."""
     # Routes accept paths with or without the slash; document them as the reference does, without.
     result["paths"] = {path.rstrip("/"): item for path, item in result["paths"].items()}
+    result["paths"].update(STREAM_PATHS)
     schemas = result.get("components", {}).get("schemas", {})
     for component in ("TaskCreateRequest", "BulkTaskRequest"):
         if properties := schemas.get(component, {}).get("properties"):

@@ -30,7 +30,7 @@ class TaskSerializer(serializers.ModelSerializer):
         model = Task
         fields = [
             "id", "type", "payload", "status", "priority", "queue", "max_retries", "retry_count",
-            "attempt", "scheduled_for", "timeout", "webhook", "result", "error", "progress",
+            "attempt", "scheduled_for", "timeout", "webhook", "metadata", "result", "error", "progress",
             "progress_message", "worker_id", "created_at", "updated_at", "started_at", "completed_at",
         ]
         read_only_fields = fields
@@ -121,6 +121,11 @@ class TaskCreateSerializer(StrictFields, serializers.Serializer):
                                    error_messages={"invalid": validation.queue_error("")})
     timeout = serializers.FloatField(required=False, allow_null=True, default=None,
                                      max_value=validation.MAX_TIMEOUT, help_text="Seconds, above 0.")
+    metadata = serializers.JSONField(
+        required=False, allow_null=True, default=None,
+        help_text='Your own labels, a JSON object: stored and returned with the task, searchable '
+                  'with ?metadata={"user_id": "123"}.',
+    )
     idempotency_key = serializers.CharField(
         required=False, allow_null=True, default=None, min_length=1, max_length=255,
         help_text="A repeat with the same key returns the task created first (200), never a second task. "
@@ -145,13 +150,16 @@ class TaskCreateSerializer(StrictFields, serializers.Serializer):
     def validate_webhook(self, value):
         return _check(validation.webhook_error(value), value)
 
+    def validate_metadata(self, value):
+        return _check(validation.metadata_error(value), value)
+
     def validate(self, attrs):
         try:
             attrs["task"] = queue.build(
                 attrs["type"], attrs["payload"], queue=attrs["queue"], priority=attrs["priority"],
                 run_at=attrs["scheduled_for"], max_retries=attrs["max_retries"],
                 timeout=attrs["timeout"], webhook=attrs["webhook"],
-                idempotency_key=attrs.get("idempotency_key"),
+                idempotency_key=attrs.get("idempotency_key"), metadata=attrs.get("metadata"),
             )
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None

@@ -193,26 +193,36 @@ class Subscription:
 def stream(request_filter: Filter, after: Cursor | None, queue: queues.Queue, position: Cursor) -> Iterator[str]:
     try:
         yield f"retry: 2000\n: connected at {position}\n\n"
-        last = max(position, after) if after is not None else position
-        if after is not None:
-            for message in replay(after, position):
-                if request_filter.accepts(message):
-                    yield encode(message)
-        while True:
-            try:
-                message = queue.get(timeout=KEEPALIVE)
-            except queues.Empty:
-                yield ": keepalive\n\n"
-                continue
-            if message is OVERFLOW:
-                return  # the client reconnects with Last-Event-ID and catches up from the log
-            if message.cursor <= last:
-                continue
-            last = message.cursor
-            if request_filter.accepts(message):
-                yield encode(message)
+        for message in follow(request_filter, after, queue, position):
+            yield ": keepalive\n\n" if message is None else encode(message)
     finally:
         hub.unsubscribe(queue)
+
+
+def follow(request_filter: Filter, after: Cursor | None, queue: queues.Queue,
+           position: Cursor, keepalive: float = KEEPALIVE) -> Iterator[Message | None]:
+    """What a subscriber receives: the messages it missed since `after` (from the
+    log), then live ones; None after `keepalive` seconds of silence. Ends when
+    the subscriber fell too far behind (it reconnects with its last id and
+    catches up from the log). Shared by /api/events and /ws (websocket.py)."""
+    last = max(position, after) if after is not None else position
+    if after is not None:
+        for message in replay(after, position):
+            if request_filter.accepts(message):
+                yield message
+    while True:
+        try:
+            message = queue.get(timeout=keepalive)
+        except queues.Empty:
+            yield None
+            continue
+        if message is OVERFLOW:
+            return
+        if message.cursor <= last:
+            continue
+        last = message.cursor
+        if request_filter.accepts(message):
+            yield message
 
 
 def _refusal(request: HttpRequest) -> HttpResponse | None:
@@ -226,6 +236,11 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
     if error.status_code == 401:
         response["WWW-Authenticate"] = "Token"
     return response
+
+
+def _authenticated(request: HttpRequest) -> bool:
+    """Whether the request may read events: authenticated, with the read scope (/ws asks too)."""
+    return permissions.refusal(request, Scope.READ) is None
 
 
 def _parse(request: HttpRequest) -> tuple[Filter | None, Cursor | None, dict]:

@@ -1,7 +1,7 @@
-from django.urls import re_path
+from django.urls import include, re_path
 from rest_framework.routers import SimpleRouter
 
-from tasks.api import flows, monitoring, operators, stream, views
+from tasks.api import compat_urls, flows, monitoring, operators, stream, views
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -29,5 +29,11 @@ urlpatterns = [
     optional_slash("dead-letters", operators.DeadLetterList.as_view(), "dead-letters"),
     optional_slash("dead-letters/retry", operators.DeadLetterRetry.as_view(), "dead-letters-retry"),
     optional_slash("events", stream.events_view, "events"),
+    # The reference documents' paths under /api/ (tasks/api/compat_urls.py). Document
+    # 004's come first, or /api/tasks/{id} would take "all" and "stats" for ids: behind
+    # one look-ahead, so that the task routes pay a single test for them.
+    re_path(r"^tasks/(?=status/|all/?$|stats/?$)", include(compat_urls.tasks)),
     *router.urls,
+    re_path(r"^v1/", include(compat_urls.v1)),
+    re_path(r"^queue/", include(compat_urls.queue)),
 ]

@@ -12,7 +12,14 @@ from tasks import queue
 from tasks.api import intake, lookups
 from tasks.api.details import TaskDetailSerializer
 from tasks.api.errors import Conflict
-from tasks.api.filters import CreationOrder, FilterBackend, OrderedSearch, TaskFilter
+from tasks.api.filters import (
+    ALWAYS_KNOWN,
+    CreationOrder,
+    FilterBackend,
+    OrderedSearch,
+    TaskFilter,
+    refuse_unknown_parameters,
+)
 from tasks.api.serializers import BulkCreatedSerializer, BulkCreateSerializer, TaskCreateSerializer, TaskSerializer
 from tasks.models import Task
 from tasks.queue import backpressure
@@ -51,7 +58,7 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
                    responses={201: TaskSerializer, 200: TaskSerializer})
     def create(self, request, *args, **kwargs):
         """Create a task. With an idempotency key, a repeat returns the first task with 200."""
-        data = self._with_idempotency_header(request)
+        data = self.create_body(request)
         task = intake.new_task(data) or validated(TaskCreateSerializer, data)["task"]
         if task.idempotency_key and (existing := Task.objects.filter(idempotency_key=task.idempotency_key).first()):
             return self._replayed(existing)
@@ -59,12 +66,14 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
         task, created = queue.insert(task)
         if not created:
             return self._replayed(task)
-        return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
+        return Response(self.serializer_class(task).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=BulkCreateSerializer, responses={201: BulkCreatedSerializer})
     @action(detail=False, methods=["post"])
     def bulk(self, request):
         """Create up to QUEUE_BULK_MAX tasks in one statement, all or nothing."""
+        if request.query_params:
+            refuse_unknown_parameters(request, ALWAYS_KNOWN)
         tasks = intake.new_tasks(request.data)
         if tasks is None:
             tasks = [item["task"] for item in validated(BulkCreateSerializer, request.data)["tasks"]]
@@ -105,15 +114,16 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
         if not queue.cancel(task):
             raise self._conflict(task, "cancelled", "scheduled or pending")
         task.refresh_from_db()
-        return Response(TaskSerializer(task).data)
+        return Response(self.serializer_class(task).data)
 
     @staticmethod
     def _conflict(task: Task, verb: str, allowed: str) -> Conflict:
         task.refresh_from_db(fields=["status"])
         return Conflict(f"Task {task.id} is {task.status}; only {allowed} tasks can be {verb}.")
 
-    @staticmethod
-    def _with_idempotency_header(request):
+    def create_body(self, request):
+        """The body of a create, with the Idempotency-Key header folded in
+        (compatibility routes rename their fields here: tasks/api/compat.py)."""
         header = request.headers.get("Idempotency-Key")
         data = request.data
         if header is None or not isinstance(data, dict):
@@ -124,6 +134,6 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
             )
         return {**data, "idempotency_key": header}
 
-    @staticmethod
-    def _replayed(task: Task) -> Response:
-        return Response(TaskSerializer(task).data, status=status.HTTP_200_OK, headers={"Idempotent-Replayed": "true"})
+    def _replayed(self, task: Task) -> Response:
+        return Response(self.serializer_class(task).data, status=status.HTTP_200_OK,
+                        headers={"Idempotent-Replayed": "true"})

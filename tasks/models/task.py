@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY
@@ -87,6 +88,9 @@ class Task(models.Model):
         null=True, blank=True, help_text="Backoff base in seconds; empty uses QUEUE_RETRY_BASE."
     )
     webhook = models.URLField(max_length=2000, blank=True)
+    # The client's own labels (document 003's `metadata`): a JSON object, stored
+    # and returned as given, searchable by containment (?metadata={"user_id": "123"}).
+    metadata = models.JSONField(null=True, blank=True)
     # The module that defines a Python (@task) type, recorded by the producer's
     # registry, never taken from a client: a worker that has not imported it
     # imports it to run the task (tasks.handlers.registry.load).
@@ -142,6 +146,10 @@ class Task(models.Model):
             # that reach `failed` pay for it, never the enqueue, claim or completion.
             models.Index(models.F("completed_at").desc(), models.F("id").desc(), name="task_failed_idx",
                          condition=Q(status="failed")),
+            # Serves ?metadata={...} (containment). Partial: tasks without metadata,
+            # the usual case, never pay for it on insert.
+            GinIndex(fields=["metadata"], opclasses=["jsonb_path_ops"], name="task_metadata_idx",
+                     condition=Q(metadata__isnull=False)),
         ]
         constraints = [
             models.CheckConstraint(
@@ -189,7 +197,8 @@ class Task(models.Model):
             "id": str(self.id), "type": self.type, "payload": self.payload, "status": self.status,
             "priority": self.priority, "queue": self.queue, "max_retries": self.max_retries,
             "retry_count": self.retry_count, "attempt": self.attempt, "scheduled_for": _iso(self.run_at, zone),
-            "timeout": self.timeout, "webhook": self.webhook, "result": self.result, "error": self.last_error,
+            "timeout": self.timeout, "webhook": self.webhook, "metadata": self.metadata,
+            "result": self.result, "error": self.last_error,
             "progress": self.progress, "progress_message": self.progress_message,
             "worker_id": None if self.worker_id is None else str(self.worker_id),
             "created_at": _iso(self.created_at, zone), "updated_at": _iso(self.updated_at, zone),

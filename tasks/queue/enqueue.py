@@ -41,6 +41,7 @@ def build(
     webhook: str = "",
     unique_key: str | None = None,
     idempotency_key: str | None = None,
+    metadata: dict | None = None,
     now: datetime | None = None,
     declared: bool = True,
 ) -> Task:
@@ -65,7 +66,7 @@ def build(
         "status": TaskStatus.SCHEDULED if run_at > now else TaskStatus.PENDING, "run_at": run_at,
         "max_retries": conf.get("DEFAULT_MAX_RETRIES") if max_retries is None else max_retries,
         "retry_count": 0, "attempt": 0, "timeout": timeout, "retry_backoff": retry_backoff,
-        "webhook": webhook or "", "module": handler.module if handler is not None else "",
+        "webhook": webhook or "", "metadata": metadata, "module": handler.module if handler is not None else "",
         "workflow_id": None, "node": "", "batch_id": None, "waiting_on": 0,
         "result": None, "last_error": "", "errors": [], "worker_id": None, "progress": None,
         "progress_message": "", "unique_key": unique_key, "idempotency_key": idempotency_key,

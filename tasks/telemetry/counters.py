@@ -53,20 +53,34 @@ LEFT JOIN tasks_queue s ON s.name = q.name
 CROSS JOIN LATERAL (SELECT coalesce(s.max_pending, %(default)s) AS max_pending) l
 """
 
-# The oldest run_at among a queue's pending tasks: one probe of the claim index
-# per distinct priority (at most 201), instead of a scan of every pending row.
+# Since when the queue's longest-waiting pending task has waited: the later of
+# its creation and its run_at (a task created with a past scheduled_for waits
+# from its creation, not from that time). First, one probe of the claim index
+# per distinct priority (at most 201) instead of a scan of every pending row:
+# the first row of each priority in claim order, and when it became runnable.
+# Usually that row's run_at is that moment, and so the answer. Only when some
+# first row was created after its run_at can another row, later in claim
+# order, have waited longer: EARLIER_RUNNABLE then reads the rows runnable
+# before the best moment found (few: those the index range holds), in a
+# second statement so that the usual case keeps the first one's small plan
+# (one statement with both had a cost estimate high enough to switch on JIT
+# compilation: 9 ms instead of 0.6).
 OLDEST_PENDING = """
-WITH RECURSIVE p(priority, run_at) AS (
-    (SELECT priority, run_at FROM tasks_task
+WITH RECURSIVE p(priority, run_at, since) AS (
+    (SELECT priority, run_at, greatest(created_at, run_at) FROM tasks_task
      WHERE status = 'pending' AND queue = %(queue)s ORDER BY priority DESC, run_at LIMIT 1)
     UNION ALL
-    SELECT n.priority, n.run_at FROM p CROSS JOIN LATERAL (
-        SELECT priority, run_at FROM tasks_task
+    SELECT n.priority, n.run_at, n.since FROM p CROSS JOIN LATERAL (
+        SELECT priority, run_at, greatest(created_at, run_at) AS since FROM tasks_task
         WHERE status = 'pending' AND queue = %(queue)s AND priority < p.priority
         ORDER BY priority DESC, run_at LIMIT 1
     ) n
 )
-SELECT min(run_at) FROM p
+SELECT min(since), bool_or(since > run_at), array_agg(priority) FILTER (WHERE run_at < since) FROM p
+"""
+EARLIER_RUNNABLE = """
+SELECT min(greatest(created_at, run_at)) FROM tasks_task
+WHERE status = 'pending' AND queue = %(queue)s AND priority = ANY(%(priorities)s) AND run_at < %(before)s
 """
 
 FOLD = """
@@ -139,10 +153,15 @@ def pending_depths(queues: Iterable[str], default_limit: int) -> dict[str, tuple
 
 
 def oldest_pending(queue: str) -> datetime | None:
-    """The run_at of the queue's longest-waiting pending task."""
+    """Since when the queue's longest-waiting pending task has waited (see OLDEST_PENDING)."""
     with connection.cursor() as cursor:
         cursor.execute(OLDEST_PENDING, {"queue": queue})
-        return cursor.fetchone()[0]
+        since, doubt, priorities = cursor.fetchone()
+        if doubt:
+            cursor.execute(EARLIER_RUNNABLE, {"queue": queue, "priorities": priorities, "before": since})
+            earlier = cursor.fetchone()[0]
+            since = min(since, earlier) if earlier else since
+        return since
 
 
 def fold() -> int:

@@ -77,7 +77,7 @@ COUNTERS = {
 }
 HISTOGRAMS = {
     "duration": ("taskqueue_task_duration_seconds", "Run time of completed tasks."),
-    "wait": ("taskqueue_task_queue_wait_seconds", "Time from runnable (run_at) to claimed."),
+    "wait": ("taskqueue_task_queue_wait_seconds", "Time from runnable (the later of creation and run_at) to claimed."),
 }
 
 
@@ -158,7 +158,7 @@ class QueueCollector:
         tasks = GaugeMetricFamily("taskqueue_tasks", "Tasks by queue and status, now.", labels=["queue", "status"])
         depth = GaugeMetricFamily("taskqueue_queue_depth", "Pending (runnable) tasks per queue.", labels=["queue"])
         age = GaugeMetricFamily("taskqueue_queue_oldest_pending_age_seconds",
-                                "Age of the oldest pending task per queue, from its run_at.", labels=["queue"])
+                                "Age of the oldest pending task per queue, from when it became runnable.", labels=["queue"])
         for queue, statuses in sorted(by_queue.items()):
             for status, count in sorted(statuses.items()):
                 tasks.add_metric([queue, status], count)

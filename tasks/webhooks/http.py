@@ -155,6 +155,34 @@ def send(where: Target, body: bytes, headers: dict, timeout: float) -> Response:
     raise WebhookError(f"Could not connect to {where.host} ({', '.join(where.addresses)}): {failure}")
 
 
+def fetch(url: str, *, max_bytes: int, timeout: float | None = None) -> bytes:
+    """GET `url` through the same guard as webhooks (every hop checked, the
+    connection pinned to a checked address); at most `max_bytes` are read.
+    For handlers that download what a task names (the image type)."""
+    timeout = timeout or conf.get("WEBHOOK_TIMEOUT")
+    for _ in range(MAX_REDIRECTS + 1):
+        where = target(url)
+        pool = _pool(where, where.addresses[0], timeout)
+        try:
+            answer = pool.urlopen("GET", where.path, headers={"User-Agent": USER_AGENT, "Host": where.host_header},
+                                  redirect=False, retries=False, assert_same_host=False, preload_content=False)
+            location = answer.headers.get("location")
+            if answer.status in REDIRECT_CODES and location:
+                url = urljoin(url, location)
+                continue
+            if not 200 <= answer.status < 300:
+                raise WebhookError(f"{redact(url)} answered HTTP {answer.status}.")
+            body = answer.read(max_bytes + 1)
+            if len(body) > max_bytes:
+                raise WebhookError(f"{redact(url)} sent more than {max_bytes} bytes.")
+            return body
+        except urllib3.exceptions.HTTPError as exc:
+            raise WebhookError(f"{type(exc).__name__}: {exc}") from None
+        finally:
+            pool.close()
+    raise WebhookError(f"More than {MAX_REDIRECTS} redirects.")
+
+
 def _pool(where: Target, address: str, timeout: float) -> urllib3.HTTPConnectionPool:
     options = {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "maxsize": 1}
     if where.scheme == "https":

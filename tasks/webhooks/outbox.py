@@ -72,20 +72,24 @@ def deliver_due(now: datetime | None = None, *, limit: int = 10) -> int:
 
 def _attempt(delivery_id: int, url: str, document: dict, attempts: int, now: datetime) -> None:
     started = time.monotonic()
-    code, error = None, ""
+    code, error, refused = None, "", False
     try:
         response = post_json(url, document)
         code = response.status_code
         if not 200 <= code < 300:
             error = f"The receiver answered HTTP {code}."
-    except (WebhookError, UnsafeURL) as exc:
+    except WebhookError as exc:
         error = f"{type(exc).__name__}: {exc}"
+    except UnsafeURL as exc:
+        # The guard's refusal (a non-public or unresolvable host, a bad URL) is
+        # final: the same URL would be refused again on every retry.
+        error, refused = f"{type(exc).__name__}: {exc}", True
     elapsed_ms = round((time.monotonic() - started) * 1000, 1)
     entry = {"at": now.isoformat(), "attempt": attempts, "status_code": code, "error": error, "ms": elapsed_ms}
     if not error:
         status, next_at, delivered = "delivered", None, timezone.now()
         logger.info("Webhook %s delivered to %s (HTTP %s)", document["id"], redact(url), code)
-    elif attempts >= conf.get("WEBHOOK_MAX_ATTEMPTS"):
+    elif refused or attempts >= conf.get("WEBHOOK_MAX_ATTEMPTS"):
         status, next_at, delivered = "failed", None, None
         logger.warning("Webhook %s to %s failed for good: %s", document["id"], redact(url), error)
     else:

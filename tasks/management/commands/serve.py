@@ -1,8 +1,10 @@
 """manage.py serve: the whole service in one command (what `make run` runs).
 
 Migrates, then supervises the production web server (granian serving the WSGI
-application, started by queueproject/webserver.py) and the worker processes;
-Ctrl-C or SIGTERM stops them all gracefully.
+application, started by queueproject/webserver.py), the WebSocket listener for
+GET /ws on --ws-port (an ASGI process of its own, so that the WSGI hot path is
+untouched; 0 turns it off) and the worker processes; Ctrl-C or SIGTERM stops
+them all gracefully.
 """
 
 import os
@@ -27,11 +29,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--ws-port", type=int, default=None,
+                            help="Port of the WebSocket listener (GET /ws); default WS_PORT, else --port + 1; 0: none.")
         parser.add_argument("--web-processes", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("QUEUE_WORKER_PROCESSES", "1")),
                             help="Worker processes to run (each with QUEUE_CONCURRENCY slots).")
 
-    def handle(self, *args, host, port, web_processes, workers, **options):
+    def handle(self, *args, host, port, ws_port, web_processes, workers, **options):
         self.stdout.write(f"Database: {describe(settings.DATABASE_URL)}")
         call_command("migrate", interactive=False, verbosity=0)
         web = [sys.executable, "-m", "queueproject.webserver", "--host", host, "--port", str(port),
@@ -40,6 +44,11 @@ class Command(BaseCommand):
         children = [subprocess.Popen(web)] + [subprocess.Popen(worker) for _ in range(workers)]
         serving.record(connection.settings_dict, f"http://{host}:{port}/")
         self.stdout.write(f"Web server on http://{host}:{port}/ (API /api/, dashboard /dashboard/, admin /admin/)")
+        ws_port = int(os.environ.get("WS_PORT", port + 1)) if ws_port is None else ws_port
+        if ws_port:
+            children.append(subprocess.Popen([sys.executable, "-m", "queueproject.webserver", "--ws",
+                                              "--host", host, "--port", str(ws_port)]))
+            self.stdout.write(f"WebSocket events on ws://{host}:{ws_port}/ws")
         self.stdout.write(f"{workers} worker process(es), {conf.get('CONCURRENCY')} slots each. Ctrl-C stops everything.")
 
         stop = []
