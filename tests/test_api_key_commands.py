@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from queueproject import serving
 from tasks.models import ApiKey
+from tests.factories import TaskFactory
 from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.django_db
@@ -115,6 +116,7 @@ def test_the_quick_start_second_terminal_says_which_database_it_wrote_to(queue_e
 
 
 def test_hash_legacy_keeps_old_tokens_working_without_their_clear_text(capsys, django_user_model):
+    TaskFactory(queue="mail")
     plain = Token.objects.create(user=django_user_model.objects.create_user("old-client")).key
     staff = Token.objects.create(user=django_user_model.objects.create_user("old-ops", is_staff=True)).key
     call_command("api_keys", "--hash-legacy")

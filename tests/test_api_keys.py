@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from tasks.access import Scope
 from tasks.models import ApiKey, Task
 from tests.api_helpers import client_for, error_of, key_for
+from tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +95,7 @@ def test_last_used_is_recorded(user):
 
 
 def test_legacy_tokens_keep_working_with_their_users_scopes(django_user_model):
+    TaskFactory(queue="mail")
     plain = django_user_model.objects.create_user("legacy")
     staff = django_user_model.objects.create_user("legacy-staff", is_staff=True)
     plain_api = APIClient(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=plain).key}")
