@@ -36,6 +36,8 @@ def validate_task(task, *, exposed_only: bool = False) -> None:
         ("webhook", webhook_error(task.webhook)),
         ("unique_key", key_error(task.unique_key)),
         ("idempotency_key", key_error(task.idempotency_key)),
+        ("partition_key", key_error(task.partition_key)),
+        ("ordering_key", key_error(task.ordering_key)),
     ]
     errors = {field: [message] for field, message in problems if message}
     if errors:
