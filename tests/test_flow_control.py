@@ -126,17 +126,13 @@ def test_rate_limit_never_passes_n_in_any_period_across_workers(start_worker, qu
     for _ in range(3):
         start_worker("--concurrency", "4", "--queues", "email")
     wait_for(all_done(35), timeout=60, message="every task completed")
-    starts = sorted(Task.objects.values_list("started_at", flat=True))
-    window = [sum(1 for t in starts if s <= t < s + _second()) for s in starts]
+    # The limit is exact for claims (the queue's log holds their times); a handler
+    # starts a few milliseconds after its claim, hence windows of 0.9 s here.
+    starts = sorted(start for start, _ in probes(queue_env).values())
+    window = [sum(1 for t in starts if s <= t < s + 0.9) for s in starts]
     assert max(window) == 10
     # 35 starts at 10 per second need three full periods after the first start.
-    assert (starts[-1] - starts[0]).total_seconds() >= 3
-
-
-def _second():
-    from datetime import timedelta
-
-    return timedelta(seconds=1)
+    assert starts[-1] - starts[0] >= 2.9
 
 
 def test_a_limit_set_on_a_running_worker_applies_within_a_second(start_worker, queue_env):
@@ -152,3 +148,26 @@ def test_a_limit_set_on_a_running_worker_applies_within_a_second(start_worker, q
     assert most_at_once([(s, e) for _, s, e in intervals(probes(queue_env))]) == 1
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
+
+
+def test_weighted_queues_serve_the_low_queue_before_the_high_one_is_drained(start_worker, queue_env):
+    for name in ("critical", "default", "low"):
+        for _ in range(60):
+            queue.enqueue("probe", {"tag": name}, queue=name)
+    worker = start_worker("--concurrency", "1", "--queues", "critical:6,default:3,low:1", "--burst",
+                          env={"QUEUE_CLAIM_BATCH": "5"})
+    assert worker.wait(timeout=60) == 0
+    order = list(Task.objects.order_by("started_at").values_list("queue", flat=True))
+    first_half = collections.Counter(order[:90])
+    assert first_half["low"] > 0 and first_half["default"] > 0  # no starvation
+    assert first_half["critical"] > first_half["default"] > first_half["low"]
+
+
+def test_strict_priority_takes_a_queue_only_when_the_ones_before_are_empty(start_worker, queue_env):
+    for name in ("low", "default", "critical"):
+        for _ in range(10):
+            queue.enqueue("probe", {"tag": name}, queue=name)
+    worker = start_worker("--concurrency", "1", "--queues", "critical,default,low", "--strict-priority", "--burst")
+    assert worker.wait(timeout=60) == 0
+    order = list(Task.objects.order_by("started_at").values_list("queue", flat=True))
+    assert order == ["critical"] * 10 + ["default"] * 10 + ["low"] * 10

@@ -31,7 +31,7 @@ from tasks.queue.limits import QueueLimits
 # their limit are skipped over, up to this far down the queue.
 PARTITION_SCAN = 1000
 
-LOCK = "SELECT paused, rate_log, extract(epoch FROM now())::float8 FROM tasks_queue WHERE name = %s FOR UPDATE"
+LOCK = "SELECT paused, rate_log::text, extract(epoch FROM now())::float8 FROM tasks_queue WHERE name = %s FOR UPDATE"
 
 # The candidates are not locked: the queue lock already keeps other limited
 # claims out, and the UPDATE re-checks `status = 'pending'` on each row it
@@ -90,7 +90,7 @@ def claim_limited(cursor, worker_id: UUID, limits: QueueLimits, limit: int) -> C
         row = cursor.fetchone()
         if row is None or row[0]:  # no settings row (yet), or paused
             return Claimed([])
-        log, now = row[1] or [], row[2]
+        log, now = json.loads(row[1] or "[]") or [], row[2]  # as text: Django's connection loads no jsonb
         if limits.rate_limit:
             log, room, opens_at = rate_window(log, now, limits.rate_limit, limits.rate_period)
             if room <= 0:

@@ -1,0 +1,64 @@
+"""Flow control's pure parts: --queues with weights, the weighted order, the
+rate window, and how row and settings limits combine."""
+
+import collections
+import random
+
+import pytest
+
+from tasks.management.arguments import parse_queues
+from tasks.queue.flow import rate_window
+from tasks.queue.limits import QueueLimits, merge
+from tasks.worker.claimer import weighted_order
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("a,b", (["a", "b"], None)),                       # plain names: no weights
+    ("*", (["*"], None)),                              # every queue
+    ("critical:6,default:3,low:1", (["critical", "default", "low"], {"critical": 6, "default": 3, "low": 1})),
+    (" a : 2 , b:1 ", (["a", "b"], {"a": 2, "b": 1})),  # spaces are ignored
+])
+def test_parse_queues(text, expected):
+    assert parse_queues(text) == expected
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("a:0,b:1", "at least 1"),    # a weight of 0 would starve the queue
+    ("a:x", "whole number"),
+    ("a:2,b", "every queue"),     # all or none
+    ("*:3", "cannot take a weight"),
+    (",", "at least one"),
+])
+def test_parse_queues_refuses(text, reason):
+    with pytest.raises(ValueError, match=reason):
+        parse_queues(text)
+
+
+def test_weighted_order_puts_each_queue_first_in_proportion_to_its_weight():
+    rng = random.Random(7)
+    firsts = collections.Counter(weighted_order({"critical": 6, "default": 3, "low": 1}, rng)[0] for _ in range(10000))
+    assert abs(firsts["critical"] / 10000 - 0.6) < 0.03
+    assert abs(firsts["default"] / 10000 - 0.3) < 0.03
+    assert abs(firsts["low"] / 10000 - 0.1) < 0.03
+
+
+@pytest.mark.parametrize("log, now, expected", [
+    ([], 100.0, ([], 10, None)),                                  # nothing started yet
+    ([[95.0, 4]], 100.0, ([[95.0, 4]], 6, None)),                 # 4 used in the last minute
+    ([[30.0, 9], [95.0, 4]], 100.0, ([[95.0, 4]], 6, None)),      # the old claim left the window
+    ([[50.0, 6], [95.0, 4]], 100.0, ([[50.0, 6], [95.0, 4]], 0, 110.0)),  # full: opens when 50.0 leaves
+    ([[40.0, 6]], 100.0, ([], 10, None)),                         # exactly one period ago: out
+])
+def test_rate_window(log, now, expected):
+    assert rate_window(log, now, rate=10, period=60.0) == expected
+
+
+@pytest.mark.parametrize("row, configured, expected", [
+    (None, {"max_running": 5}, QueueLimits("q", max_running=5)),                  # settings alone
+    ({"max_running": 2}, {"max_running": 5}, QueueLimits("q", max_running=2)),    # the row wins
+    ({"max_running": 0}, {"max_running": 5}, QueueLimits("q")),                   # 0 in the row: no limit
+    ({"rate_limit": 100, "rate_period": None}, None, QueueLimits("q", rate_limit=100, rate_period=60.0)),
+    ({"ordered": False}, {"ordered": True}, QueueLimits("q", ordered=True)),
+])
+def test_merge(row, configured, expected):
+    assert merge("q", row, configured) == expected
