@@ -62,3 +62,38 @@ def test_rate_window(log, now, expected):
 ])
 def test_merge(row, configured, expected):
     assert merge("q", row, configured) == expected
+
+
+# --- REST ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_rest_sets_limits_shows_their_use_and_refuses_bad_ones(api, staff_api):
+    from tasks import queue
+    from tasks.models import Queue
+    from tests.api_helpers import error_of, post
+
+    error_of(api.patch("/api/queues/pay", {"max_running": 2}, format="json"), 403)
+    body = staff_api.patch("/api/queues/pay", {"max_running": 2, "rate_limit": 100, "rate_period": 60,
+                                              "partition_by": "customer.id", "partition_max_running": 1,
+                                              "ordered": True}, format="json").json()
+    assert body["flow"] == {"max_running": 2, "running": 0, "partition_by": "customer.id",
+                            "partition_max_running": 1, "rate_limit": 100, "rate_period": 60.0,
+                            "rate_used": 0, "ordered": True, "waiting_on_limit": 0}
+    row = Queue.objects.get(name="pay")
+    assert (row.max_running, row.rate_limit, row.ordered) == (2, 100, True)
+    error = error_of(staff_api.patch("/api/queues/pay", {"max_running": -1}, format="json"), 400)
+    assert "max_running" in str(error)
+    error = error_of(staff_api.patch("/api/queues/pay", {"partition_by": "a..b"}, format="json"), 400)
+    assert "partition_by" in str(error)
+    created = post(staff_api, "/api/tasks", {"type": "echo", "queue": "pay", "ordering_key": "acct-1",
+                                            "partition_key": "c1"})
+    assert created.status_code == 201
+    refused = post(staff_api, "/api/tasks", {"type": "echo", "queue": "default", "ordering_key": "acct-1"})
+    assert "ordering_key" in str(error_of(refused, 400))
+    for _ in range(3):
+        queue.enqueue("echo", 1, queue="pay")
+    staff_api.patch("/api/queues/pay", {"max_running": 0, "rate_limit": 0, "partition_max_running": 0,
+                                        "partition_by": "", "ordered": False}, format="json")
+    listed = {q["name"]: q for q in api.get("/api/queues").json()}
+    assert listed["pay"]["flow"] is None and listed["pay"]["counts"]["pending"] == 4

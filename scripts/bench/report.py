@@ -28,6 +28,8 @@ def render(r: dict) -> str:
         out += _latency(r["latency"])
     if "scale" in r:
         out += _scale(r["scale"])
+    if "flow" in r:
+        out += _flow(r["flow"])
     out += ["## Where it ran", "",
             "Load average (1 minute) at the start of each section, from everything on the machine: "
             + ", ".join(f"{name} {load:.1f}" for name, load in r.get("load", {}).items()) + ".", ""]
@@ -164,6 +166,21 @@ def _latency(lat: dict) -> list[str]:
             "| tasks | p50 | p99 | max |", "| --- | --- | --- | --- |",
             *(f"| {name} | {v['p50_ms']:.2f} ms | {v['p99_ms']:.2f} ms | {v['max_ms']:.1f} ms |" for name, v in rows),
             ""]
+
+
+def _flow(f: dict) -> list[str]:
+    ab, lim, rate = f["ab"], f["limited"], f["rate"]
+    return ["## Flow control", "",
+            "Same run, runs alternated (docs/flow-control.md). The drain of no-op tasks with no limit anywhere, "
+            "with a limited queue the workers do not serve, and with the workers also serving it:", "",
+            "| drain | tasks/s |", "| --- | --- |",
+            f"| no limits | {ab['plain']:,.0f} |", f"| a limited queue elsewhere | {ab['limit_elsewhere']:,.0f} |",
+            f"| also serving a limited queue | {ab['limit_served_too']:,.0f} |", "",
+            f"A queue with max_running {lim['limit']}, {lim['slots']} slots, sleep tasks: "
+            f"{lim['rate']:,.1f} tasks/s against a bound of {lim['bound']:,.0f}. "
+            f"rate_limit {rate['limit']} per {rate['period']:g} s over {rate['seconds']:g} s: "
+            f"{rate['observed']:,.2f} starts/s against {rate['expected']:,.2f} "
+            f"({100 * (rate['observed'] / rate['expected'] - 1):+.1f}%).", ""]
 
 
 def _scale(s: dict) -> list[str]:

@@ -105,9 +105,10 @@ class QueueForm(forms.ModelForm):
 class QueueAdmin(ScopedAdmin):
     kind = "settings"
     form = QueueForm
-    list_display = ("name", "paused", "max_pending", "updated_at")
-    list_editable = ("max_pending",)
-    list_filter = ("paused",)
+    list_display = ("name", "paused", "max_pending", "max_running", "rate_limit", "rate_period",
+                    "partition_max_running", "ordered", "updated_at")
+    list_editable = ("max_pending", "max_running", "rate_limit", "rate_period", "partition_max_running", "ordered")
+    list_filter = ("paused", "ordered")
     search_fields = ("name",)
     actions = ("pause_queues", "resume_queues")
     # Pausing goes through Queue.pause/resume, which also wake the workers.

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from tasks import queue
 from tasks.api.errors import Conflict
+from tasks.queue import ordering
 from tasks.api.filters import CreationOrder, DeadLetterFilter, FilterBackend, OrderedSearch, WorkerFilter
 from tasks.api.operator_serializers import (
     DeadLettersDeletedSerializer,
@@ -79,11 +80,14 @@ class QueueViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=QueueLimitSerializer, responses=QueueSerializer)
     def partial_update(self, request, name=None):
-        """Set the queue's backpressure limit: max_pending (null: QUEUE_MAX_PENDING; 0: none)."""
+        """Set the queue's backpressure limit: max_pending (null: QUEUE_MAX_PENDING; 0: none),
+        and its flow control (docs/flow-control.md): max_running, partition_by,
+        partition_max_running, rate_limit, rate_period, ordered; workers apply it within a second."""
         body = QueueLimitSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         if body.validated_data:
             Queue.objects.update_or_create(name=name, defaults=body.validated_data)
+            ordering.forget()
         return Response(self._summary(name))
 
     @extend_schema(request=None, responses=QueueSerializer)
