@@ -3,7 +3,7 @@
 import os
 import platform
 import subprocess
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 
 SETTINGS = (
     "server_version", "shared_buffers", "work_mem", "effective_cache_size", "max_connections",
@@ -32,7 +32,10 @@ def versions() -> dict[str, str]:
 
     found = {"Python": platform.python_version()}
     for package in ("Django", "djangorestframework", "psycopg", "uvicorn"):
-        found[package] = version(package)
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:  # uvicorn is no longer a requirement
+            found[package] = "not installed"
     found["libpq"] = str(psycopg.pq.version())
     try:
         found["wrk"] = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[1]

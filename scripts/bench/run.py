@@ -120,7 +120,7 @@ def flow(args, url: str) -> dict:
         runs = [flow_.ab(args.tasks, 2, 4) for _ in range(args.runs)]
         ab = {key: median([r[key] for r in runs]) for key in runs[0]}
         return {"ab": ab, "limited": flow_.limited(400, 4, 2, 8),
-                "rate": flow_.rate(600, 60.0, args.flow_seconds, 2, 4)}
+                "rate": flow_.rate(50, 5.0, args.flow_seconds, 2, 4)}
     finally:
         flow_.clear_limits()
 

@@ -268,6 +268,8 @@ class Supervisor:
             self.claim_in_doubt = self.claim_in_doubt or result.request.claim > 0
             return
         self.db.succeeded()
+        if result.request.notify:  # room freed in a limited queue: claim again without waiting for the NOTIFY
+            self.maybe_more = True
         asked = result.request.claim
         if not asked:
             return
