@@ -7,7 +7,7 @@ import random
 import pytest
 
 from tasks.management.arguments import parse_queues
-from tasks.queue.flow import rate_window
+from tasks.queue.flow import rate_window, recorded
 from tasks.queue.limits import QueueLimits, merge
 from tasks.worker.claimer import weighted_order
 
@@ -51,6 +51,15 @@ def test_weighted_order_puts_each_queue_first_in_proportion_to_its_weight():
 ])
 def test_rate_window(log, now, expected):
     assert rate_window(log, now, rate=10, period=60.0) == expected
+
+
+@pytest.mark.parametrize("log, now, expected", [
+    ([], 100.0, [[100.0, 3]]),                        # the first claim
+    ([[50.0, 2]], 100.0, [[50.0, 2], [100.0, 3]]),    # far apart: its own entry
+    ([[99.7, 2]], 100.0, [[100.0, 5]]),               # within period/100: joins it, at the later time
+])
+def test_recorded(log, now, expected):
+    assert recorded(log, now, 3, period=60.0) == expected
 
 
 @pytest.mark.parametrize("row, configured, expected", [
@@ -97,3 +106,48 @@ def test_rest_sets_limits_shows_their_use_and_refuses_bad_ones(api, staff_api):
                                         "partition_by": "", "ordered": False}, format="json")
     listed = {q["name"]: q for q in api.get("/api/queues").json()}
     assert listed["pay"]["flow"] is None and listed["pay"]["counts"]["pending"] == 4
+
+
+# --- the hot path ----------------------------------------------------------------
+
+
+class Spy:
+    """A real cursor that remembers the statements it ran."""
+
+    def __init__(self, cursor):
+        self.cursor, self.statements = cursor, []
+
+    def execute(self, sql, params=None, **kwargs):
+        self.statements.append(sql)
+        return self.cursor.execute(sql, params, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.cursor, name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_without_limits_runs_the_plain_claim_and_nothing_else():
+    import uuid
+
+    from tasks import queue
+    from tasks.db import raw_cursor
+    from tasks.models import Queue
+    from tasks.queue.claims import CLAIM_FROM_ALL, CLAIM_FROM_ALL_EXCEPT, CLAIM_FROM_QUEUES
+    from tasks.queue.flow import CLAIM_LIMITED, LOCK
+    from tasks.worker.claimer import Claimer
+
+    for name in ("default", "mail", "pay"):
+        queue.enqueue("echo", 1, queue=name)
+    Queue.objects.create(name="pay", max_running=1)
+    spy = Spy(raw_cursor())
+    claimer = Claimer(uuid.uuid4(), ["default", "mail"])
+    assert len(claimer.claim(spy, 10).jobs) == 2
+    spy.statements.clear()
+    claimer.claim(spy, 10)  # the limits were read under a second ago
+    assert spy.statements == [CLAIM_FROM_QUEUES]
+    # A `*` worker skips the limited queue in its plain claim and claims it apart.
+    spy.statements.clear()
+    everything = Claimer(uuid.uuid4(), None)
+    assert [job.queue for job in everything.claim(spy, 10).jobs] == ["pay"]
+    assert LOCK in spy.statements and CLAIM_LIMITED in spy.statements
+    assert CLAIM_FROM_ALL_EXCEPT in spy.statements and CLAIM_FROM_ALL not in spy.statements
