@@ -171,3 +171,22 @@ def test_strict_priority_takes_a_queue_only_when_the_ones_before_are_empty(start
     assert worker.wait(timeout=60) == 0
     order = list(Task.objects.order_by("started_at").values_list("queue", flat=True))
     assert order == ["critical"] * 10 + ["default"] * 10 + ["low"] * 10
+
+
+def test_rate_limit_per_partition_holds_for_each_customer_apart(start_worker, queue_env):
+    Queue.objects.create(name="notify", partition_by="customer", partition_rate_limit=3, rate_period=1)
+    for i in range(24):
+        queue.enqueue("probe", {"sleep": 0.01, "customer": "abc"[i % 3]}, queue="notify")
+    for _ in range(2):
+        start_worker("--concurrency", "4", "--queues", "notify")
+    wait_for(all_done(24), timeout=60, message="every task completed")
+    customer_of = {str(t.id): t.payload["customer"] for t in Task.objects.all()}
+    starts = collections.defaultdict(list)
+    for (task_id, _), (start, _) in probes(queue_env).items():
+        starts[customer_of[task_id]].append(start)
+    for customer, times in starts.items():
+        times.sort()
+        assert max(sum(1 for t in times if s <= t < s + 0.9) for s in times) == 3, customer
+        assert times[-1] - times[0] >= 1.9  # 8 starts at 3 per second: three windows
+    everyone = sorted(t for times in starts.values() for t in times)
+    assert sum(1 for t in everyone if t < everyone[0] + 0.5) == 9  # the customers do not wait for each other

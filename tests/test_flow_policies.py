@@ -88,7 +88,8 @@ def test_rest_sets_limits_shows_their_use_and_refuses_bad_ones(api, staff_api):
                                               "ordered": True}, format="json").json()
     assert body["flow"] == {"max_running": 2, "running": 0, "partition_by": "customer.id",
                             "partition_max_running": 1, "rate_limit": 100, "rate_period": 60.0,
-                            "rate_used": 0, "ordered": True, "waiting_on_limit": 0}
+                            "partition_rate_limit": None, "rate_used": 0, "ordered": True,
+                            "waiting_on_limit": 0}
     row = Queue.objects.get(name="pay")
     assert (row.max_running, row.rate_limit, row.ordered) == (2, 100, True)
     error = error_of(staff_api.patch("/api/queues/pay", {"max_running": -1}, format="json"), 400)

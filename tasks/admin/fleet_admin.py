@@ -106,8 +106,9 @@ class QueueAdmin(ScopedAdmin):
     kind = "settings"
     form = QueueForm
     list_display = ("name", "paused", "max_pending", "max_running", "rate_limit", "rate_period",
-                    "partition_max_running", "ordered", "updated_at")
-    list_editable = ("max_pending", "max_running", "rate_limit", "rate_period", "partition_max_running", "ordered")
+                    "partition_max_running", "partition_rate_limit", "ordered", "updated_at")
+    list_editable = ("max_pending", "max_running", "rate_limit", "rate_period", "partition_max_running",
+                     "partition_rate_limit", "ordered")
     list_filter = ("paused", "ordered")
     search_fields = ("name",)
     actions = ("pause_queues", "resume_queues")

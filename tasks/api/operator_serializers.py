@@ -60,6 +60,7 @@ class FlowSerializer(serializers.Serializer):
     partition_by = serializers.CharField()
     partition_max_running = serializers.IntegerField(allow_null=True)
     rate_limit = serializers.IntegerField(allow_null=True)
+    partition_rate_limit = serializers.IntegerField(allow_null=True)
     rate_period = serializers.FloatField(allow_null=True)
     rate_used = serializers.IntegerField(help_text="Tasks started within the last rate_period.")
     ordered = serializers.BooleanField()
@@ -93,6 +94,8 @@ class QueueLimitSerializer(StrictFields, serializers.Serializer):
         allow_null=True, min_value=0, max_value=2**31 - 1, help_text="Most tasks of one partition running at once.")
     rate_limit = serializers.IntegerField(
         allow_null=True, min_value=0, max_value=2**31 - 1, help_text="Most tasks started per rate_period.")
+    partition_rate_limit = serializers.IntegerField(
+        allow_null=True, min_value=0, max_value=2**31 - 1, help_text="Most tasks of one partition started per rate_period.")
     rate_period = serializers.FloatField(
         allow_null=True, min_value=0.001, max_value=86400 * 7, help_text="Seconds; null: 60.")
     ordered = serializers.BooleanField(help_text="Tasks sharing an ordering_key run one at a time, in order.")

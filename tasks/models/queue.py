@@ -31,6 +31,9 @@ class Queue(models.Model):
         null=True, blank=True, help_text="At most this many tasks started per rate period, across every worker."
     )
     rate_period = models.FloatField(null=True, blank=True, help_text="Seconds; empty: 60.")
+    partition_rate_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many tasks of one partition started per rate period."
+    )
     ordered = models.BooleanField(
         default=False, db_default=False,
         help_text="Tasks sharing an ordering_key run one at a time, in enqueue order.",
@@ -38,6 +41,8 @@ class Queue(models.Model):
     # The rate limit's sliding log: [[epoch seconds, tasks started], ...] of the
     # claims within the last period. Written only by limited claims.
     rate_log = models.JSONField(null=True, blank=True, editable=False)
+    # The same per partition, for partition_rate_limit: {partition: [[epoch seconds, started], ...]}.
+    partition_rate_log = models.JSONField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

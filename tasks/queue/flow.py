@@ -11,7 +11,7 @@ One short transaction per limited queue, never touching other queues:
    queue's running tasks from the status index (few rows: at most the fleet's
    slots), picks pending tasks best first that fit the limits, and claims them.
 3. For a rate limit, the queue row's sliding log of recent claims gets this
-   claim's count. The log makes the limit exact: no interval of one period
+   claim's count (and, for a per-partition rate, each partition's log its own). The log makes the limit exact: no interval of one period
    ever holds more than rate_limit starts (started_at is now(), the time of
    this transaction, as is the log's entry).
 
@@ -20,6 +20,7 @@ Crashed workers cannot push a queue over its limit: their tasks stay
 """
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -35,7 +36,8 @@ PARTITION_SCAN = 1000
 # Outside the transaction, one index probe: a queue with nothing pending costs
 # its workers one round trip per claim, not a transaction of four.
 ANY_PENDING = "SELECT EXISTS (SELECT 1 FROM tasks_task WHERE status = 'pending' AND queue = %s)"
-LOCK = "SELECT paused, rate_log::text, extract(epoch FROM now())::float8 FROM tasks_queue WHERE name = %s FOR UPDATE"
+LOCK = """SELECT paused, rate_log::text, extract(epoch FROM now())::float8, partition_rate_log::text
+FROM tasks_queue WHERE name = %s FOR UPDATE"""
 
 # The candidates are not locked: the queue lock already keeps other limited
 # claims out, and the UPDATE re-checks `status = 'pending'` on each row it
@@ -63,8 +65,12 @@ WITH running AS MATERIALIZED (
     FROM candidates c
 ), picked AS MATERIALIZED (
     SELECT r.id FROM ranked r
-    WHERE r.part IS NULL OR %(part_max)s::int IS NULL
-       OR r.nth + (SELECT count(*) FROM running u WHERE u.part = r.part) <= %(part_max)s::int
+    WHERE r.part IS NULL OR (
+        (%(part_max)s::int IS NULL
+         OR r.nth + (SELECT count(*) FROM running u WHERE u.part = r.part) <= %(part_max)s::int)
+        -- Per-partition rate: the room left in each partition's window (absent: all of it).
+        AND (%(part_rate)s::int IS NULL
+             OR r.nth <= coalesce((%(rooms)s::jsonb ->> r.part)::int, %(part_rate)s::int)))
     ORDER BY r.priority DESC, r.run_at, r.id
     LIMIT greatest(0, least(%(limit)s::int, %(max_running)s::int - (SELECT count(*) FROM running)))
 )
@@ -74,10 +80,11 @@ SET status = 'processing', worker_id = %(worker)s, attempt = t.attempt + 1,
 FROM picked
 WHERE t.id = picked.id AND t.status = 'pending'
 RETURNING t.id, t.type, t.payload, t.queue, t.priority, t.attempt, t.retry_count,
-          t.max_retries, t.timeout, t.run_at, t.retry_backoff, t.created_at
+          t.max_retries, t.timeout, t.run_at, t.retry_backoff, t.created_at,
+          coalesce(t.partition_key, t.payload #>> %(path)s::text[])
 """
 
-SAVE_RATE_LOG = "UPDATE tasks_queue SET rate_log = %s::jsonb WHERE name = %s"
+SAVE_RATE_LOG = "UPDATE tasks_queue SET rate_log = %s::jsonb, partition_rate_log = %s::jsonb WHERE name = %s"
 
 
 @dataclass
@@ -97,23 +104,40 @@ def claim_limited(cursor, worker_id: UUID, limits: QueueLimits, limit: int) -> C
         row = cursor.fetchone()
         if row is None or row[0]:  # no settings row (yet), or paused
             return Claimed([])
-        log, now = json.loads(row[1] or "[]") or [], row[2]  # as text: Django's connection loads no jsonb
+        # As text: Django's connection loads no jsonb.
+        log, now, logs = json.loads(row[1] or "[]") or [], row[2], json.loads(row[3] or "{}") or {}
+        period = limits.rate_period
         if limits.rate_limit:
-            log, room, opens_at = rate_window(log, now, limits.rate_limit, limits.rate_period)
+            log, room, opens_at = rate_window(log, now, limits.rate_limit, period)
             if room <= 0:
                 return Claimed([], opens_at - now if opens_at is not None else None)
             limit = min(limit, room)
+        rooms, opens = {}, []
+        if limits.partition_rate_limit:
+            for part in list(logs):
+                logs[part], rooms[part], opens_at = rate_window(logs[part], now, limits.partition_rate_limit, period)
+                if not logs[part]:
+                    del logs[part]
+                if opens_at is not None:
+                    opens.append(opens_at - now)
         cursor.execute(CLAIM_LIMITED, {
             "queue": limits.name, "worker": worker_id, "limit": limit,
             "max_running": limits.max_running, "part_max": limits.partition_max_running,
             "path": limits.partition_path, "ordered": limits.ordered,
-            "scan": PARTITION_SCAN if limits.partition_max_running else limit,
+            "part_rate": limits.partition_rate_limit, "rooms": json.dumps(rooms),
+            "scan": PARTITION_SCAN if limits.partition_max_running or limits.partition_rate_limit else limit,
         })
-        jobs = _jobs(cursor.fetchall(), worker_id)
-        if limits.rate_limit and jobs:
-            log = recorded(log, now, len(jobs), limits.rate_period)
-            cursor.execute(SAVE_RATE_LOG, [json.dumps(log), limits.name])
-    return Claimed(jobs)
+        rows = cursor.fetchall()
+        jobs = _jobs(rows, worker_id)
+        if jobs and (limits.rate_limit or limits.partition_rate_limit):
+            if limits.rate_limit:
+                log = recorded(log, now, len(jobs), period)
+            if limits.partition_rate_limit:
+                for part, count in Counter(row[12] for row in rows if row[12] is not None).items():
+                    logs[part] = recorded(logs.get(part, []), now, count, period)
+            cursor.execute(SAVE_RATE_LOG, [json.dumps(log), json.dumps(logs), limits.name])
+    # Some partition waits on its rate: look again when the first one opens.
+    return Claimed(jobs, min(opens) if opens else None)
 
 
 def rate_window(log: list, now: float, rate: int, period: float) -> tuple[list, int, float | None]:

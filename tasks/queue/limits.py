@@ -15,14 +15,16 @@ from tasks import conf
 
 MAX_AGE = 1.0
 DEFAULT_RATE_PERIOD = 60.0
-FIELDS = ("max_running", "partition_by", "partition_max_running", "rate_limit", "rate_period", "ordered")
+FIELDS = ("max_running", "partition_by", "partition_max_running", "rate_limit", "rate_period", "ordered",
+          "partition_rate_limit")
 
 # The rows that set anything; settings fill in the fields a row leaves null.
 _ROWS = """
-SELECT name, max_running, partition_by, partition_max_running, rate_limit, rate_period, ordered
+SELECT name, max_running, partition_by, partition_max_running, rate_limit, rate_period, ordered,
+       partition_rate_limit
 FROM tasks_queue
 WHERE max_running IS NOT NULL OR partition_max_running IS NOT NULL OR rate_limit IS NOT NULL
-   OR partition_by <> '' OR ordered
+   OR partition_by <> '' OR ordered OR partition_rate_limit IS NOT NULL
 """
 # Queues limited by settings alone get a row: the limited claim locks it.
 _ENSURE = "INSERT INTO tasks_queue (name, paused, updated_at) SELECT unnest(%s::text[]), false, now() " \
@@ -40,10 +42,12 @@ class QueueLimits:
     rate_limit: int | None = None
     rate_period: float = DEFAULT_RATE_PERIOD
     ordered: bool = False
+    partition_rate_limit: int | None = None  # per partition, per rate_period
 
     @property
     def active(self) -> bool:
-        return bool(self.max_running or self.partition_max_running or self.rate_limit or self.ordered)
+        return bool(self.max_running or self.partition_max_running or self.rate_limit or self.ordered
+                    or self.partition_rate_limit)
 
     @property
     def partition_path(self) -> list[str] | None:
@@ -68,6 +72,7 @@ def merge(name: str, row: dict | None, configured: dict | None) -> QueueLimits:
         rate_limit=limits.rate_limit or None,
         rate_period=float(limits.rate_period or DEFAULT_RATE_PERIOD),
         ordered=bool(limits.ordered),
+        partition_rate_limit=limits.partition_rate_limit or None,
     )
 
 

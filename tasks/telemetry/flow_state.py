@@ -15,7 +15,7 @@ def state(name: str, row: Queue | None, counts: dict[str, int], now: datetime) -
     row_values = None if row is None else {
         "max_running": row.max_running, "partition_by": row.partition_by,
         "partition_max_running": row.partition_max_running, "rate_limit": row.rate_limit,
-        "rate_period": row.rate_period, "ordered": row.ordered,
+        "rate_period": row.rate_period, "ordered": row.ordered, "partition_rate_limit": row.partition_rate_limit,
     }
     limits = merge(name, row_values, configured)
     if not limits.active and not limits.partition_by:
@@ -33,7 +33,8 @@ def state(name: str, row: Queue | None, counts: dict[str, int], now: datetime) -
         "partition_by": limits.partition_by,
         "partition_max_running": limits.partition_max_running,
         "rate_limit": limits.rate_limit,
-        "rate_period": limits.rate_period if limits.rate_limit else None,
+        "partition_rate_limit": limits.partition_rate_limit,
+        "rate_period": limits.rate_period if limits.rate_limit or limits.partition_rate_limit else None,
         "rate_used": rate_used,
         "ordered": limits.ordered,
         # Pending tasks held back because the queue is at its concurrency or rate limit.
