@@ -152,3 +152,30 @@ def test_a_worker_without_limits_runs_the_plain_claim_and_nothing_else():
     assert [job.queue for job in everything.claim(spy, 10).jobs] == ["pay"]
     assert LOCK in spy.statements and CLAIM_LIMITED in spy.statements
     assert CLAIM_FROM_ALL_EXCEPT in spy.statements and CLAIM_FROM_ALL not in spy.statements
+
+
+# --- the console and /metrics ------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_dashboard_and_metrics_show_limits_and_their_use(staff_client):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tasks import queue
+    from tasks.models import Queue, TaskStatus
+    from tasks.telemetry import metrics
+
+    Queue.objects.create(name="pay", max_running=1, rate_limit=30, rate_period=60)
+    running = queue.enqueue("echo", 1, queue="pay")
+    type(running).objects.filter(pk=running.pk).update(status=TaskStatus.PROCESSING)
+    for _ in range(2):
+        queue.enqueue("echo", 1, queue="pay")
+    page = staff_client.get("/dashboard/queues/").content.decode()
+    assert "1 / 1 running" in page and "0 / 30 per 60 s" in page and "2 waiting" in page
+    samples = {(s.name, tuple(s.labels.items())): s.value
+               for family in text_string_to_metric_families(metrics.render().decode()) for s in family.samples}
+    assert samples[("taskqueue_queue_max_running", (("queue", "pay"),))] == 1
+    assert samples[("taskqueue_queue_running", (("queue", "pay"),))] == 1
+    assert samples[("taskqueue_queue_rate_limit", (("queue", "pay"),))] == 30
+    assert samples[("taskqueue_queue_waiting_on_limit", (("queue", "pay"),))] == 2
+    assert ("taskqueue_queue_max_running", (("queue", "default"),)) not in samples

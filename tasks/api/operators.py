@@ -82,7 +82,8 @@ class QueueViewSet(viewsets.GenericViewSet):
     def partial_update(self, request, name=None):
         """Set the queue's backpressure limit: max_pending (null: QUEUE_MAX_PENDING; 0: none),
         and its flow control (docs/flow-control.md): max_running, partition_by,
-        partition_max_running, rate_limit, rate_period, ordered; workers apply it within a second."""
+        partition_max_running, rate_limit, partition_rate_limit, rate_period, ordered; workers
+        apply it within a second."""
         body = QueueLimitSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         if body.validated_data:
