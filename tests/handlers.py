@@ -74,14 +74,14 @@ def tally(payload):
 
 @register("probe")
 def probe(payload):
-    """Append "start|end <task id> <attempt> <epoch seconds>" to TASKQUEUE_TEST_LOG around a
+    """Append "start|end <task id> <attempt> <epoch seconds> <pid> <worker id>" to TASKQUEUE_TEST_LOG around a
     sleep of payload["sleep"] seconds; fail the first attempt when payload["fail_first"]."""
     job = current_job()
     payload = payload or {}
 
     def note(what):
         with open(os.environ["TASKQUEUE_TEST_LOG"], "a") as log:
-            log.write(f"{what} {job.id} {job.attempt} {time.time():.6f}\n")
+            log.write(f"{what} {job.id} {job.attempt} {time.time():.6f} {os.getpid()} {job.worker_id}\n")
 
     note("start")
     time.sleep(payload.get("sleep", 0))

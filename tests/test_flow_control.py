@@ -20,23 +20,34 @@ def probes(queue_env):
     runs = collections.defaultdict(lambda: [None, None])
     path = Path(queue_env["TASKQUEUE_TEST_LOG"])
     for line in path.read_text().splitlines() if path.exists() else []:
-        what, task_id, attempt, at = line.split()
+        what, task_id, attempt, at = line.split()[:4]
         runs[(task_id, int(attempt))][0 if what == "start" else 1] = float(at)
     return runs
 
 
+def running_worker(queue_env):
+    """The id of a worker running a probe now (started, not ended), after a few probes ran."""
+    path = Path(queue_env["TASKQUEUE_TEST_LOG"])
+    lines = [line.split() for line in path.read_text().splitlines()] if path.exists() else []
+    if len(lines) < 12:
+        return None
+    ended = {fields[1] for fields in lines if fields[0] == "end"}
+    open_ = [fields[5] for fields in lines if fields[0] == "start" and fields[1] not in ended]
+    return open_[-1] if open_ else None
+
+
 def intervals(runs):
     """(task id, start, end) per attempt. An attempt killed with its worker has no
-    end: it counts as running until the next attempt of the task started (the
-    claim counted it as running until the rescue), which only widens it."""
-    starts = collections.defaultdict(list)
-    for (task_id, attempt), (start, _) in runs.items():
-        starts[task_id].append((attempt, start))
+    end: it counts as running until the rescue recorded it as failed (the "at" of
+    that attempt's error), as long as the claim counted it, which only widens it."""
+    from django.utils.dateparse import parse_datetime
+
     result = []
     for (task_id, attempt), (start, end) in runs.items():
         if end is None:
-            later = [s for a, s in starts[task_id] if a > attempt]
-            end = min(later) if later else float("inf")
+            errors = Task.objects.get(pk=task_id).errors
+            ats = [parse_datetime(e["at"]).timestamp() for e in errors if e.get("attempt") == attempt]
+            end = min(ats) if ats else float("inf")
         result.append((task_id, start, end))
     return result
 
@@ -57,11 +68,13 @@ def all_done(count):
 
 def test_max_running_holds_across_four_workers_and_a_kill(start_worker, queue_env):
     Queue.objects.create(name="payments", max_running=3)
-    tasks = [queue.enqueue("probe", {"sleep": 0.15}, queue="payments") for _ in range(40)]
+    tasks = [queue.enqueue("probe", {"sleep": 0.3}, queue="payments") for _ in range(30)]
     workers = [start_worker("--concurrency", "3", "--queues", "payments") for _ in range(4)]
-    wait_for(lambda: len(probes(queue_env)) >= 8, message="tasks under way")
-    workers[0].proc.kill()  # SIGKILL: its running tasks stay `processing` until rescued
+    busy = wait_for(lambda: running_worker(queue_env), message="tasks under way")
+    victim = next(w for w in workers if w.proc.pid == Worker.objects.get(pk=busy).pid)
+    victim.proc.kill()  # SIGKILL, mid-task: its running tasks stay `processing` until rescued
     wait_for(all_done(len(tasks)), timeout=60, message="every task completed")
+    assert any(task.errors for task in Task.objects.all())  # the kill cut some attempts short
     spans = [(s, e) for _, s, e in intervals(probes(queue_env))]
     assert most_at_once(spans) == 3  # the limit, reached and never passed
 

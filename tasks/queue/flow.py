@@ -60,14 +60,16 @@ WITH running AS MATERIALIZED (
             AND e.status IN ('scheduled', 'pending', 'processing')))
     ORDER BY t.priority DESC, t.run_at, t.id
     LIMIT %(scan)s
+), busy AS (
+    SELECT part, count(*) AS n FROM running WHERE part IS NOT NULL GROUP BY part
 ), ranked AS (
-    SELECT c.*, row_number() OVER (PARTITION BY c.part ORDER BY c.priority DESC, c.run_at, c.id) AS nth
-    FROM candidates c
+    SELECT c.*, row_number() OVER (PARTITION BY c.part ORDER BY c.priority DESC, c.run_at, c.id) AS nth,
+           coalesce(b.n, 0) AS busy
+    FROM candidates c LEFT JOIN busy b ON b.part = c.part
 ), picked AS MATERIALIZED (
     SELECT r.id FROM ranked r
     WHERE r.part IS NULL OR (
-        (%(part_max)s::int IS NULL
-         OR r.nth + (SELECT count(*) FROM running u WHERE u.part = r.part) <= %(part_max)s::int)
+        (%(part_max)s::int IS NULL OR r.nth + r.busy <= %(part_max)s::int)
         -- Per-partition rate: the room left in each partition's window (absent: all of it).
         AND (%(part_rate)s::int IS NULL
              OR r.nth <= coalesce((%(rooms)s::jsonb ->> r.part)::int, %(part_rate)s::int)))
