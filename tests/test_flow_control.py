@@ -167,9 +167,10 @@ def test_weighted_queues_serve_the_low_queue_before_the_high_one_is_drained(star
     for name in ("critical", "default", "low"):
         for _ in range(60):
             queue.enqueue("probe", {"tag": name}, queue=name)
+    # One task per claim, so the first 90 tasks are 90 weighted draws (expected 54 / 27 / 9).
     worker = start_worker("--concurrency", "1", "--queues", "critical:6,default:3,low:1", "--burst",
-                          env={"QUEUE_CLAIM_BATCH": "5"})
-    assert worker.wait(timeout=60) == 0
+                          env={"QUEUE_CLAIM_BATCH": "1", "QUEUE_PREFETCH": "0"})
+    assert worker.wait(timeout=90) == 0
     order = list(Task.objects.order_by("started_at").values_list("queue", flat=True))
     first_half = collections.Counter(order[:90])
     assert first_half["low"] > 0 and first_half["default"] > 0  # no starvation

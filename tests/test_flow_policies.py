@@ -179,3 +179,16 @@ def test_dashboard_and_metrics_show_limits_and_their_use(staff_client):
     assert samples[("taskqueue_queue_rate_limit", (("queue", "pay"),))] == 30
     assert samples[("taskqueue_queue_waiting_on_limit", (("queue", "pay"),))] == 2
     assert ("taskqueue_queue_max_running", (("queue", "default"),)) not in samples
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--queues", "a:2,b:1", "--strict-priority"], "without weights"),
+    (["--strict-priority"], "needs the queues named"),
+    (["--queues", "a:0"], "at least 1"),
+])
+def test_worker_command_refuses_contradictory_queue_orders(args, message):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match=message):
+        call_command("worker", *args)
