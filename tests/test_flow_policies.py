@@ -192,3 +192,33 @@ def test_worker_command_refuses_contradictory_queue_orders(args, message):
 
     with pytest.raises(CommandError, match=message):
         call_command("worker", *args)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_limited_queue_serializes_only_its_own_claims(raw_conn):
+    """While one limited claim of `pay` holds its queue row, a claim of another
+    limited queue and a plain claim go through at once; a second claim of `pay` waits."""
+    import uuid
+
+    import psycopg
+    from django.db import connection
+
+    from tasks import queue
+    from tasks.db import raw_cursor
+    from tasks.models import Queue
+    from tasks.worker.claimer import Claimer
+
+    for name in ("pay", "mail", "default"):
+        queue.enqueue("echo", 1, queue=name)
+    Queue.objects.create(name="pay", max_running=1)
+    Queue.objects.create(name="mail", max_running=1)
+    with raw_conn.transaction():
+        raw_conn.execute("SELECT 1 FROM tasks_queue WHERE name = 'pay' FOR UPDATE")
+        cursor = raw_cursor()
+        cursor.execute("SET lock_timeout = '500ms'")
+        assert [j.queue for j in Claimer(uuid.uuid4(), ["mail", "default"]).claim(cursor, 10).jobs] == \
+            ["mail", "default"]
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            Claimer(uuid.uuid4(), ["pay"]).claim(cursor, 10)
+        cursor.execute("RESET lock_timeout")
+    connection.close()
