@@ -96,11 +96,13 @@ class Claimed:
     opens_in: float | None = None
 
 
-def claim_limited(cursor, worker_id: UUID, limits: QueueLimits, limit: int) -> Claimed:
-    """Claim up to `limit` tasks of one limited queue, within its limits."""
-    cursor.execute(ANY_PENDING, [limits.name], prepare=conf.get("PREPARE"))
-    if not cursor.fetchone()[0]:
-        return Claimed([])
+def claim_limited(cursor, worker_id: UUID, limits: QueueLimits, limit: int, *, probe: bool = True) -> Claimed:
+    """Claim up to `limit` tasks of one limited queue, within its limits; `probe`
+    first checks, outside the transaction, that anything is pending at all."""
+    if probe:
+        cursor.execute(ANY_PENDING, [limits.name], prepare=conf.get("PREPARE"))
+        if not cursor.fetchone()[0]:
+            return Claimed([])
     with cursor.connection.transaction():
         cursor.execute(LOCK, [limits.name])
         row = cursor.fetchone()

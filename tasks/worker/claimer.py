@@ -38,6 +38,7 @@ class Claimer:
         self.strict = strict
         self.cache = LimitsCache()
         self.rng = rng or random.Random()
+        self.busy: set[str] = set()  # limited queues whose last claim found work: no need to probe first
 
     def claim(self, cursor, limit: int) -> Claim:
         limited = self.cache.among(cursor, self.queues)
@@ -67,7 +68,8 @@ class Claimer:
         return [self.queues]
 
     def _claim_limited(self, cursor, limits, limit: int, result: Claim) -> None:
-        claimed = flow.claim_limited(cursor, self.worker_id, limits, limit)
+        claimed = flow.claim_limited(cursor, self.worker_id, limits, limit, probe=limits.name not in self.busy)
+        (self.busy.add if claimed.jobs else self.busy.discard)(limits.name)
         result.jobs += claimed.jobs
         if claimed.opens_in is not None:
             result.opens_in = min(claimed.opens_in, result.opens_in or claimed.opens_in)

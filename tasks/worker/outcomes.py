@@ -77,6 +77,11 @@ class Outcomes:
         self.done, self.failed = [], []
         return batch
 
+    def frees(self, limited: frozenset[str]) -> bool:
+        """Whether a waiting outcome frees room in a limited queue: worth recording now,
+        not after FLUSH_INTERVAL, since other tasks wait for that room."""
+        return bool(limited) and not self.freed.isdisjoint(limited)
+
     def take_freed(self, limited: frozenset[str]) -> list[str]:
         """The limited queues whose tasks finished since the last call."""
         freed, self.freed = self.freed, set()

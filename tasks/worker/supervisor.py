@@ -242,7 +242,7 @@ class Supervisor:
         """Hand the database threads what is due: buffered outcomes, a claim if useful."""
         if self.db.waiting:
             return
-        if not self.recorder.busy and self.outcomes.due(stopping=self.stopping):
+        if not self.recorder.busy and (self.outcomes.due(stopping=self.stopping) or self.outcomes.frees(self.limited)):
             self.recorder.submit(Request(*self.outcomes.take(), 0, notify=self.outcomes.take_freed(self.limited)))
         if not self.claimer.busy and (claim := self._claim_size()):
             # The claim uses up this "maybe"; a NOTIFY or poll while it runs sets
