@@ -52,9 +52,23 @@ def limited(n: int, limit: int, processes: int, concurrency: int) -> dict:
             stop(proc)
     seconds = time.time() - started
     bound = limit / SLEEP
+    # From the first start to the last completion (the workers' wake-up left out), and
+    # the median time from a task's end to the next start: the cost of a round.
+    times = sorted((s.timestamp(), c.timestamp()) for s, c in Task.objects.values_list("started_at", "completed_at"))
+    span = max(c for _, c in times) - times[0][0]
+    events = sorted([(s, 1) for s, _ in times] + [(c, 0) for _, c in times])
+    gaps, freed = [], None
+    for at, is_start in events:
+        if not is_start:
+            freed = at
+        elif freed is not None:
+            gaps, freed = [*gaps, at - freed], None
+    gap_ms = 1000 * sorted(gaps)[len(gaps) // 2] if gaps else 0.0
     say(f"  limited drain: {n} sleep({SLEEP}) tasks, max_running {limit}, {processes} x {concurrency} slots: "
-        f"{n / seconds:,.1f} tasks/s (bound {bound:,.0f})")
-    return {"tasks": n, "limit": limit, "slots": processes * concurrency, "rate": n / seconds, "bound": bound}
+        f"{n / seconds:,.1f} tasks/s from the resume, {n / span:,.1f} from the first start (bound {bound:,.0f}); "
+        f"end to next start {gap_ms:.1f} ms (median)")
+    return {"tasks": n, "limit": limit, "slots": processes * concurrency, "rate": n / seconds,
+            "steady_rate": n / span, "gap_ms": gap_ms, "bound": bound}
 
 
 def rate(limit: int, period: float, seconds: float, processes: int, concurrency: int) -> dict:
