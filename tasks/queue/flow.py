@@ -103,8 +103,9 @@ def claim_limited(cursor, worker_id: UUID, limits: QueueLimits, limit: int, *, p
         cursor.execute(ANY_PENDING, [limits.name], prepare=conf.get("PREPARE"))
         if not cursor.fetchone()[0]:
             return Claimed([])
+    prepare = conf.get("PREPARE")  # off behind a pooler that cannot keep prepared statements
     with cursor.connection.transaction():
-        cursor.execute(LOCK, [limits.name])
+        cursor.execute(LOCK, [limits.name], prepare=prepare)
         row = cursor.fetchone()
         if row is None or row[0]:  # no settings row (yet), or paused
             return Claimed([])
@@ -130,7 +131,7 @@ def claim_limited(cursor, worker_id: UUID, limits: QueueLimits, limit: int, *, p
             "path": limits.partition_path, "ordered": limits.ordered,
             "part_rate": limits.partition_rate_limit, "rooms": json.dumps(rooms),
             "scan": PARTITION_SCAN if limits.partition_max_running or limits.partition_rate_limit else limit,
-        })
+        }, prepare=prepare)
         rows = cursor.fetchall()
         jobs = _jobs(rows, worker_id)
         if jobs and (limits.rate_limit or limits.partition_rate_limit):
@@ -139,7 +140,7 @@ def claim_limited(cursor, worker_id: UUID, limits: QueueLimits, limit: int, *, p
             if limits.partition_rate_limit:
                 for part, count in Counter(row[12] for row in rows if row[12] is not None).items():
                     logs[part] = recorded(logs.get(part, []), now, count, period)
-            cursor.execute(SAVE_RATE_LOG, [json.dumps(log), json.dumps(logs), limits.name])
+            cursor.execute(SAVE_RATE_LOG, [json.dumps(log), json.dumps(logs), limits.name], prepare=prepare)
     # Some partition waits on its rate: look again when the first one opens.
     return Claimed(jobs, min(opens) if opens else None)
 
