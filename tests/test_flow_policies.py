@@ -222,3 +222,19 @@ def test_a_limited_queue_serializes_only_its_own_claims(raw_conn):
             Claimer(uuid.uuid4(), ["pay"]).claim(cursor, 10)
         cursor.execute("RESET lock_timeout")
     connection.close()
+
+
+@pytest.mark.parametrize("value, fault", [
+    ([1], "JSON object"),
+    ({"pay": 5}, "must be an object"),
+    ({"pay": {"max_runing": 5}}, "unknown field 'max_runing'"),
+    ({"pay": {"max_running": -1}}, "'max_running'"),
+    ({"pay": {"ordered": "yes"}}, "'ordered'"),
+])
+def test_malformed_queue_limits_fail_the_system_check(settings, value, fault):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.TASK_QUEUE = {**settings.TASK_QUEUE, "LIMITS": value}
+    with pytest.raises(SystemCheckError, match=fault):
+        call_command("check")

@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.core.exceptions import ImproperlyConfigured
+
 from tasks import conf
 
 MAX_AGE = 1.0
@@ -76,14 +78,33 @@ def merge(name: str, row: dict | None, configured: dict | None) -> QueueLimits:
     )
 
 
+def configured() -> dict[str, dict]:
+    """QUEUE_LIMITS, checked: ImproperlyConfigured names the queue and field at fault."""
+    value = conf.get("LIMITS") or {}
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured("QUEUE_LIMITS must be a JSON object of queue names to their limits.")
+    for name, limits in value.items():
+        if not isinstance(limits, dict):
+            raise ImproperlyConfigured(f"QUEUE_LIMITS[{name!r}] must be an object such as {{\"max_running\": 5}}.")
+        for field, item in limits.items():
+            if field not in FIELDS:
+                raise ImproperlyConfigured(f"QUEUE_LIMITS[{name!r}] has an unknown field {field!r}; "
+                                           f"the fields are {', '.join(FIELDS)}.")
+            kind = {"partition_by": str, "ordered": bool, "rate_period": (int, float)}.get(field, int)
+            if not isinstance(item, kind) or (kind is int and (isinstance(item, bool) or item < 0)):
+                raise ImproperlyConfigured(f"QUEUE_LIMITS[{name!r}][{field!r}] is {item!r}, which is not valid here.")
+    return value
+
+
 def load(cursor) -> dict[str, QueueLimits]:
     """Every queue under flow control, read now."""
-    configured = conf.get("LIMITS") or {}
+    configured_limits = configured()
     cursor.execute(_ROWS)
     rows = {row[0]: dict(zip(FIELDS, row[1:])) for row in cursor.fetchall()}
-    found = {name: merge(name, rows.get(name), configured.get(name)) for name in set(rows) | set(configured)}
+    found = {name: merge(name, rows.get(name), configured_limits.get(name))
+             for name in set(rows) | set(configured_limits)}
     active = {name: limits for name, limits in found.items() if limits.active}
-    missing = [name for name in active if name not in rows and name in configured]
+    missing = [name for name in active if name not in rows and name in configured_limits]
     if missing:
         cursor.execute(_ENSURE, [missing])
     return active
@@ -109,3 +130,14 @@ class LimitsCache:
         if queues is None:
             return limits
         return {name: limits[name] for name in queues if name in limits}
+
+
+def check_settings(app_configs=None, **kwargs) -> list:
+    """A system check (manage.py check, and every command's start): QUEUE_LIMITS is well formed."""
+    from django.core import checks
+
+    try:
+        configured()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="tasks.E018")]
+    return []

@@ -3,15 +3,15 @@ as /api/queues, the dashboard and /metrics show it."""
 
 from datetime import datetime
 
-from tasks import conf
 from tasks.models import Queue, TaskStatus
 from tasks.queue.flow import rate_window
+from tasks.queue.limits import configured as limits_settings
 from tasks.queue.limits import merge
 
 
 def state(name: str, row: Queue | None, counts: dict[str, int], now: datetime) -> dict | None:
     """The limits in force and their use; None when the queue has no limits."""
-    configured = (conf.get("LIMITS") or {}).get(name)
+    configured = limits_settings().get(name)
     row_values = None if row is None else {
         "max_running": row.max_running, "partition_by": row.partition_by,
         "partition_max_running": row.partition_max_running, "rate_limit": row.rate_limit,
