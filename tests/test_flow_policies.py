@@ -238,3 +238,24 @@ def test_malformed_queue_limits_fail_the_system_check(settings, value, fault):
     settings.TASK_QUEUE = {**settings.TASK_QUEUE, "LIMITS": value}
     with pytest.raises(SystemCheckError, match=fault):
         call_command("check")
+
+
+@pytest.mark.django_db
+def test_the_admin_sets_a_queues_limits(admin_client):
+    from tasks.models import Queue
+
+    response = admin_client.post("/admin/tasks/queue/add/", {
+        "name": "pay", "max_running": "3", "partition_by": "customer.id", "partition_max_running": "1",
+        "rate_limit": "100", "rate_period": "60", "partition_rate_limit": "", "max_pending": "",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    row = Queue.objects.get(name="pay")
+    assert (row.max_running, row.partition_by, row.partition_max_running, row.rate_limit) == (3, "customer.id", 1, 100)
+    listed = admin_client.get("/admin/tasks/queue/").content.decode()
+    assert "Max running" in listed and "Rate limit" in listed
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_partition_path_the_api_would_refuse(admin_client):
+    response = admin_client.post("/admin/tasks/queue/add/", {"name": "pay", "partition_by": "a..b"})
+    assert response.status_code == 200 and "dotted path" in response.content.decode()

@@ -100,6 +100,12 @@ class QueueForm(forms.ModelForm):
             raise forms.ValidationError(message)
         return name
 
+    def clean_partition_by(self):
+        path = self.cleaned_data["partition_by"]
+        if path and not validation.PARTITION_PATH.match(path):
+            raise forms.ValidationError("A dotted path into the payload, such as customer.id.")
+        return path
+
 
 @admin.register(Queue)
 class QueueAdmin(ScopedAdmin):

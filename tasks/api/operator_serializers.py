@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from rest_framework import serializers
 
-from tasks import conf
+from tasks import conf, validation
 from tasks.api.serializers import StrictFields
 from tasks.models import Task, TaskStatus, Worker, WorkerState
 
@@ -88,7 +88,7 @@ class QueueLimitSerializer(StrictFields, serializers.Serializer):
         allow_null=True, min_value=0, max_value=2**31 - 1,
         help_text="Most tasks of the queue running at once, across every worker.")
     partition_by = serializers.RegexField(
-        r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", max_length=200, allow_blank=True,
+        validation.PARTITION_PATH, max_length=200, allow_blank=True,
         help_text="Dotted payload path giving a task's partition when it has no partition_key; empty: none.")
     partition_max_running = serializers.IntegerField(
         allow_null=True, min_value=0, max_value=2**31 - 1, help_text="Most tasks of one partition running at once.")
