@@ -259,3 +259,25 @@ def test_the_admin_sets_a_queues_limits(admin_client):
 def test_the_admin_refuses_a_partition_path_the_api_would_refuse(admin_client):
     response = admin_client.post("/admin/tasks/queue/add/", {"name": "pay", "partition_by": "a..b"})
     assert response.status_code == 200 and "dotted path" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_dashboard_sets_limits_after_asking_and_refuses_bad_ones(staff_client, member_client):
+    from tasks.models import AuditEntry, Queue
+
+    body = {"max_running": "4", "rate_limit": "100", "rate_period": "60", "partition_by": "customer.id",
+            "partition_max_running": "2", "partition_rate_limit": "", "ordered": "on"}
+    assert "Set the limits of queue pay?" in staff_client.post("/dashboard/queues/pay/limits/", body).content.decode()
+    assert not Queue.objects.filter(name="pay").exists()  # nothing before the yes
+    response = staff_client.post("/dashboard/queues/pay/limits/", {**body, "confirm": "yes"})
+    assert response.status_code == 302
+    row = Queue.objects.get(name="pay")
+    assert (row.max_running, row.rate_limit, row.partition_by, row.partition_max_running, row.ordered) == \
+        (4, 100, "customer.id", 2, True)
+    assert AuditEntry.objects.filter(action="queue.limits").count() == 1
+    page = staff_client.get("/dashboard/queues/").content.decode()
+    assert 'name="max_running" min="0" value="4"' in page
+    refused = staff_client.post("/dashboard/queues/pay/limits/", {"max_running": "-2", "confirm": "yes"}, follow=True)
+    assert "nothing changed" in refused.content.decode() and Queue.objects.get(name="pay").max_running == 4
+    assert member_client.post("/dashboard/queues/pay/limits/", {**body, "confirm": "yes"}).status_code in (302, 403)
+    assert Queue.objects.get(name="pay").rate_limit == 100
