@@ -12,6 +12,7 @@ from dashboard.limits_form import LimitsForm
 from dashboard.queues import queue_rows
 from dashboard.rendering import render_live
 from tasks import queue as task_queue
+from tasks.queue import ordering
 from tasks.models import Queue
 
 
@@ -67,6 +68,7 @@ def limits(request, queue_name):
 
     def do():
         Queue.objects.update_or_create(name=queue_name, defaults=form.cleaned_data)
+        ordering.forget()  # this process accepts ordering keys for the queue at once
         return f"Queue {queue_name}: limits saved; workers apply them within a second.", 1
 
     return perform(request, action="queue.limits", target=f"queue {queue_name}", do=do,
