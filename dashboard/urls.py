@@ -36,6 +36,7 @@ urlpatterns = [
     path("queues/<str:queue_name>/pause/", queues.pause, name="queue_pause"),
     path("queues/<str:queue_name>/resume/", queues.resume, name="queue_resume"),
     path("queues/<str:queue_name>/purge/", queues.purge, name="queue_purge"),
+    path("queues/<str:queue_name>/limits/", queues.limits, name="queue_limits"),
     path("dead-letters/", dead_letters.dead_letter_list, name="dead_letters"),
     path("schedules/", schedules.schedule_list, name="schedules"),
     path("schedules/<int:pk>/<slug:action>", schedules.schedule_action, name="schedule-action"),

@@ -343,6 +343,9 @@ _QUEUE_SETTINGS = [
     # Seconds a web process remembers an API key (a revoked key works that much longer in other processes).
     ("API_TOKEN_CACHE", "float", 5.0),
     ("MAX_PENDING", "int", 0),  # per queue; 0: no limit
+    # Flow control per queue (docs/flow-control.md), as JSON: {"payments": {"max_running": 5},
+    # "email": {"rate_limit": 100, "rate_period": 60}}; a queue's own settings (REST, admin) win.
+    ("LIMITS", "json", {}),
     ("BACKPRESSURE_RETRY_AFTER", "int", 5),
     # Open /api/events streams per web process; each holds one of its WEB_THREADS threads
     # (default: the threads left over when the pool's connections each have one).

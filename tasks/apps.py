@@ -16,3 +16,9 @@ class TasksConfig(AppConfig):
         registry.load_modules()
         # Each installed app's `tasks` module, so that its @task functions register.
         functions.autodiscover()
+        # Flow control's QUEUE_LIMITS is checked before any worker or web process starts.
+        from django.core import checks
+
+        from tasks.queue import limits
+
+        checks.register(limits.check_settings)

@@ -17,6 +17,8 @@ from tasks.handlers import registry
 from tasks.webhooks.http import UnsafeURL, check_url
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+# A queue's partition_by: a dotted path into the payload (customer.id).
+PARTITION_PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 MAX_RETRIES = 100
 MAX_TIMEOUT = 7 * 86400
 _url = URLValidator(schemes=["http", "https"])
@@ -37,6 +39,8 @@ def validate_task(task, *, exposed_only: bool = False) -> None:
         ("metadata", metadata_error(task.metadata)),
         ("unique_key", key_error(task.unique_key)),
         ("idempotency_key", key_error(task.idempotency_key)),
+        ("partition_key", key_error(task.partition_key)),
+        ("ordering_key", key_error(task.ordering_key)),
     ]
     errors = {field: [message] for field, message in problems if message}
     if errors:

@@ -96,3 +96,23 @@ def flowstep(payload):
     if isinstance(payload, dict) and payload.get("sleep"):
         time.sleep(payload["sleep"])
     return {"pid": os.getpid()}
+
+
+@register("probe")
+def probe(payload):
+    """Append "start|end <task id> <attempt> <epoch seconds> <pid> <worker id>" to TASKQUEUE_TEST_LOG around a
+    sleep of payload["sleep"] seconds; fail the first attempt when payload["fail_first"]."""
+    job = current_job()
+    payload = payload or {}
+
+    def note(what):
+        with open(os.environ["TASKQUEUE_TEST_LOG"], "a") as log:
+            log.write(f"{what} {job.id} {job.attempt} {time.time():.6f} {os.getpid()} {job.worker_id}\n")
+
+    note("start")
+    time.sleep(payload.get("sleep", 0))
+    if payload.get("fail_first") and job.attempt == 1:
+        note("end")
+        raise RuntimeError("first attempt fails on purpose")
+    note("end")
+    return payload.get("tag")

@@ -109,6 +109,7 @@ ROUTES = {
     "dashboard/queues/<str:queue_name>/pause/": {"post": O},
     "dashboard/queues/<str:queue_name>/resume/": {"post": O},
     "dashboard/queues/<str:queue_name>/purge/": {"post": O},
+    "dashboard/queues/<str:queue_name>/limits/": {"post": A},
     "dashboard/dead-letters/": {"get": R},
     "dashboard/schedules/": {"get": R},
     "dashboard/schedules/<int:pk>/<slug:action>": {"post": A},

@@ -13,7 +13,7 @@ import time
 import warnings
 from datetime import UTC, datetime
 
-SECTIONS = ("enqueue", "api", "auth", "floor", "drain", "workflows", "latency", "scale")
+SECTIONS = ("enqueue", "api", "auth", "floor", "drain", "workflows", "latency", "scale", "flow")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -23,6 +23,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=1_000_000, help="finished rows for the scale section")
     parser.add_argument("--http-seconds", type=int, default=10, help="seconds per wrk run; default 10")
     parser.add_argument("--concurrency", default="2,4,8", help="slot counts tried for the drain; default 2,4,8")
+    parser.add_argument("--flow-seconds", type=float, default=60.0,
+                        help="seconds under a rate limit in the flow section; default 60")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"subset of {','.join(SECTIONS)}")
     parser.add_argument("--output", default="docs/benchmarks.md", help="the report; '-' for none")
     parser.add_argument("--keep-db", action="store_true", help="keep the <database>_bench database")

@@ -53,10 +53,10 @@ def enqueue_paused(n: int, kind: str = "echo") -> None:
             noop.using(queue_name=QUEUE).enqueue_many([(i,) for i in range(start, start + size)])
 
 
-def start_workers(processes: int, concurrency: int, env: dict | None = None) -> list:
+def start_workers(processes: int, concurrency: int, env: dict | None = None, queues: str = QUEUE) -> list:
     from tasks.models import Worker
 
-    procs = [manage("worker", "--concurrency", str(concurrency), "--queues", QUEUE, env=env, log=f"drain-{i}")
+    procs = [manage("worker", "--concurrency", str(concurrency), "--queues", queues, env=env, log=f"drain-{i}")
              for i in range(processes)]
     wait_for(lambda: Worker.objects.filter(state="running").count() == processes, 60, message="workers to register")
     # Settled: each supervisor has its fork server and every slot process.
@@ -74,7 +74,7 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def drain(n: int, processes: int, concurrency: int, env: dict | None = None, profile: bool = False,
-          kind: str = "echo") -> DrainRun:
+          kind: str = "echo", queues: str = QUEUE) -> DrainRun:
     """One measured drain; raises SystemExit if any task did not run exactly once.
     With `profile`, py-spy records the first worker (which slows it down)."""
     from django.db import connection
@@ -84,7 +84,7 @@ def drain(n: int, processes: int, concurrency: int, env: dict | None = None, pro
 
     reset()
     enqueue_paused(n, kind)
-    procs = start_workers(processes, concurrency, env)
+    procs = start_workers(processes, concurrency, env, queues)
     recording = Recording(procs[0].pid, "drain-profile") if profile else None
     Queue.resume(QUEUE)
     started = time.time()

@@ -43,6 +43,8 @@ def render(r: dict) -> str:
         out += _latency(r["latency"])
     if "scale" in r:
         out += _scale(r["scale"])
+    if "flow" in r:
+        out += _flow(r["flow"])
     out += REPLICATION
     out += ["## Where it ran", "",
             "Load average (1 minute) at the start of each section, from everything on the machine: "
@@ -202,6 +204,22 @@ def _latency(lat: dict) -> list[str]:
             "| tasks | p50 | p99 | max |", "| --- | --- | --- | --- |",
             *(f"| {name} | {v['p50_ms']:.2f} ms | {v['p99_ms']:.2f} ms | {v['max_ms']:.1f} ms |" for name, v in rows),
             ""]
+
+
+def _flow(f: dict) -> list[str]:
+    ab, lim, rate = f["ab"], f["limited"], f["rate"]
+    return ["## Flow control", "",
+            "Each run drains three times in turn (docs/flow-control.md): no-op tasks with no limit anywhere, "
+            "with a limited queue the workers do not serve, and with the workers also serving it (idle):", "",
+            "| drain | tasks/s |", "| --- | --- |",
+            f"| no limits | {ab['plain']:,.0f} |", f"| a limited queue elsewhere | {ab['limit_elsewhere']:,.0f} |",
+            f"| also serving a limited queue | {ab['limit_served_too']:,.0f} |", "",
+            f"A queue with max_running {lim['limit']}, {lim['slots']} slots, sleep tasks: "
+            f"{lim['rate']:,.1f} tasks/s from the resume, {lim['steady_rate']:,.1f} from the first start, "
+            f"against a bound of {lim['bound']:,.0f}; {lim['gap_ms']:.1f} ms from a task's end to the next start. "
+            f"rate_limit {rate['limit']} per {rate['period']:g} s over {rate['seconds']:g} s: "
+            f"{rate['observed']:,.2f} starts/s against {rate['expected']:,.2f} "
+            f"({100 * (rate['observed'] / rate['expected'] - 1):+.1f}%).", ""]
 
 
 def _scale(s: dict) -> list[str]:

@@ -5,6 +5,7 @@ import shutil
 from scripts.bench import api as api_
 from scripts.bench import auth as auth_
 from scripts.bench import drain as drain_
+from scripts.bench import flow as flow_
 from scripts.bench import enqueue as enqueue_
 from scripts.bench import floor as floor_
 from scripts.bench import flows as flows_
@@ -131,6 +132,17 @@ def scale(args, url: str) -> dict:
     scale_.fill(SMALL_TABLE, args.rows)
     full = scale_.measure(args.rows)
     return {"empty": small, "full": full, "plan": scale_.explain_claim()}
+
+
+def flow(args, url: str) -> dict:
+    """Flow control: the A/B drain (medians), a limited drain, a minute under a rate limit."""
+    try:
+        runs = [flow_.ab(args.tasks, 2, 4) for _ in range(args.runs)]
+        ab = {key: median([r[key] for r in runs]) for key in runs[0]}
+        return {"ab": ab, "limited": flow_.limited(400, 4, 2, 8),
+                "rate": flow_.rate(50, 5.0, args.flow_seconds, 2, 4)}
+    finally:
+        flow_.clear_limits()
 
 
 def _median_fields(runs: list, *fields: str) -> dict:

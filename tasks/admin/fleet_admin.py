@@ -100,14 +100,22 @@ class QueueForm(forms.ModelForm):
             raise forms.ValidationError(message)
         return name
 
+    def clean_partition_by(self):
+        path = self.cleaned_data["partition_by"]
+        if path and not validation.PARTITION_PATH.match(path):
+            raise forms.ValidationError("A dotted path into the payload, such as customer.id.")
+        return path
+
 
 @admin.register(Queue)
 class QueueAdmin(ScopedAdmin):
     kind = "settings"
     form = QueueForm
-    list_display = ("name", "paused", "max_pending", "updated_at")
-    list_editable = ("max_pending",)
-    list_filter = ("paused",)
+    list_display = ("name", "paused", "max_pending", "max_running", "rate_limit", "rate_period",
+                    "partition_max_running", "partition_rate_limit", "ordered", "updated_at")
+    list_editable = ("max_pending", "max_running", "rate_limit", "rate_period", "partition_max_running",
+                     "partition_rate_limit", "ordered")
+    list_filter = ("paused", "ordered")
     search_fields = ("name",)
     actions = ("pause_queues", "resume_queues")
     # Pausing goes through Queue.pause/resume, which also wake the workers.

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from rest_framework import serializers
 
-from tasks import conf
+from tasks import conf, validation
 from tasks.api.serializers import StrictFields
 from tasks.models import Task, TaskStatus, Worker, WorkerState
 
@@ -54,6 +54,19 @@ class WorkerDetailSerializer(WorkerSerializer):
         return [str(task_id) for task_id in held[:1000]]
 
 
+class FlowSerializer(serializers.Serializer):
+    max_running = serializers.IntegerField(allow_null=True)
+    running = serializers.IntegerField()
+    partition_by = serializers.CharField()
+    partition_max_running = serializers.IntegerField(allow_null=True)
+    rate_limit = serializers.IntegerField(allow_null=True)
+    partition_rate_limit = serializers.IntegerField(allow_null=True)
+    rate_period = serializers.FloatField(allow_null=True)
+    rate_used = serializers.IntegerField(help_text="Tasks started within the last rate_period.")
+    ordered = serializers.BooleanField()
+    waiting_on_limit = serializers.IntegerField(help_text="Pending tasks held back by a limit now reached.")
+
+
 class QueueSerializer(serializers.Serializer):
     name = serializers.CharField()
     paused = serializers.BooleanField(help_text="Workers claim nothing from a paused queue.")
@@ -61,6 +74,7 @@ class QueueSerializer(serializers.Serializer):
     pending_limit = serializers.IntegerField(allow_null=True, help_text="The limit in force; null: none.")
     counts = StatusCountsSerializer()
     oldest_pending_age_seconds = serializers.FloatField(allow_null=True)
+    flow = FlowSerializer(allow_null=True, help_text="Flow-control limits and their use; null: none.")
 
 
 class QueueLimitSerializer(StrictFields, serializers.Serializer):
@@ -69,6 +83,22 @@ class QueueLimitSerializer(StrictFields, serializers.Serializer):
         help_text="Most pending tasks the queue accepts; beyond it, creation answers 503. "
                   "null: QUEUE_MAX_PENDING; 0: no limit.",
     )
+    # Flow control (docs/flow-control.md). null: the queue's QUEUE_LIMITS entry; 0: no limit.
+    max_running = serializers.IntegerField(
+        allow_null=True, min_value=0, max_value=2**31 - 1,
+        help_text="Most tasks of the queue running at once, across every worker.")
+    partition_by = serializers.RegexField(
+        validation.PARTITION_PATH, max_length=200, allow_blank=True,
+        help_text="Dotted payload path giving a task's partition when it has no partition_key; empty: none.")
+    partition_max_running = serializers.IntegerField(
+        allow_null=True, min_value=0, max_value=2**31 - 1, help_text="Most tasks of one partition running at once.")
+    rate_limit = serializers.IntegerField(
+        allow_null=True, min_value=0, max_value=2**31 - 1, help_text="Most tasks started per rate_period.")
+    partition_rate_limit = serializers.IntegerField(
+        allow_null=True, min_value=0, max_value=2**31 - 1, help_text="Most tasks of one partition started per rate_period.")
+    rate_period = serializers.FloatField(
+        allow_null=True, min_value=0.001, max_value=86400 * 7, help_text="Seconds; null: 60.")
+    ordered = serializers.BooleanField(help_text="Tasks sharing an ordering_key run one at a time, in order.")
 
 
 class PurgedSerializer(serializers.Serializer):

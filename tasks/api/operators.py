@@ -36,6 +36,7 @@ from tasks.api.operator_serializers import (
 from tasks.api.permissions import HasScope
 from tasks.api.serializers import TaskSerializer
 from tasks.models import Queue, Task, Worker, WorkerState
+from tasks.queue import ordering
 from tasks.telemetry import summary
 from tasks.validation import queue_error
 
@@ -104,12 +105,16 @@ class QueueViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=QueueLimitSerializer, responses=QueueSerializer)
     def partial_update(self, request, name=None):
-        """Set the queue's backpressure limit: max_pending (null: QUEUE_MAX_PENDING; 0: none)."""
+        """Set the queue's backpressure limit: max_pending (null: QUEUE_MAX_PENDING; 0: none),
+        and its flow control (docs/flow-control.md): max_running, partition_by,
+        partition_max_running, rate_limit, partition_rate_limit, rate_period, ordered; workers
+        apply it within a second."""
         self._summary(name, must_exist=True)
         body = QueueLimitSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         if body.validated_data:
             Queue.objects.update_or_create(name=name, defaults=body.validated_data)
+            ordering.forget()
         return Response(self._summary(name))
 
     @extend_schema(request=None, responses=QueueSerializer)

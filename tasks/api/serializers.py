@@ -131,6 +131,13 @@ class TaskCreateSerializer(StrictFields, serializers.Serializer):
         help_text="A repeat with the same key returns the task created first (200), never a second task. "
                   "The Idempotency-Key header does the same.",
     )
+    # Flow control (docs/flow-control.md); bodies with them take this serializer, not the fast intake.
+    partition_key = serializers.CharField(
+        required=False, allow_null=True, default=None, min_length=1, max_length=255,
+        help_text="The partition whose limits (partition_max_running) the task counts against.")
+    ordering_key = serializers.CharField(
+        required=False, allow_null=True, default=None, min_length=1, max_length=255,
+        help_text="Tasks sharing it run one at a time, in creation order (an ordered queue only).")
 
     def validate_type(self, value):
         return _check(validation.type_error(value, exposed_only=True), value)
@@ -160,6 +167,7 @@ class TaskCreateSerializer(StrictFields, serializers.Serializer):
                 run_at=attrs["scheduled_for"], max_retries=attrs["max_retries"],
                 timeout=attrs["timeout"], webhook=attrs["webhook"],
                 idempotency_key=attrs.get("idempotency_key"), metadata=attrs.get("metadata"),
+                partition_key=attrs.get("partition_key"), ordering_key=attrs.get("ordering_key"),
             )
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None

@@ -115,6 +115,11 @@ class Task(models.Model):
     progress_message = models.CharField(max_length=500, blank=True)
 
     unique_key = models.CharField(max_length=255, null=True, blank=True)
+    # Flow control (tasks/queue/flow.py): the partition whose limits the task
+    # counts against (else the queue's partition_by path into the payload), and
+    # the key whose tasks run one at a time, in enqueue order, in an ordered queue.
+    partition_key = models.CharField(max_length=255, null=True, blank=True)
+    ordering_key = models.CharField(max_length=255, null=True, blank=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -150,6 +155,10 @@ class Task(models.Model):
             # the usual case, never pay for it on insert.
             GinIndex(fields=["metadata"], opclasses=["jsonb_path_ops"], name="task_metadata_idx",
                      condition=Q(metadata__isnull=False)),
+            # Serves the ordered claim's "an earlier task of this key is unfinished".
+            # Only rows with a key are in it: other tasks never pay for it.
+            models.Index(fields=["queue", "ordering_key", "id"], name="task_ordering_idx",
+                         condition=Q(ordering_key__isnull=False, status__in=ACTIVE_STATUSES)),
         ]
         constraints = [
             models.CheckConstraint(

@@ -75,6 +75,11 @@ CLAIM_FROM_ALL = _CLAIM.format(
     SELECT name FROM seen WHERE name IS NOT NULL AND """
     + _NOT_PAUSED.format(name="seen.name")
 )
+# Every queue but those under flow control (tasks/queue/flow.py claims those):
+# used only while some queue has limits, so that CLAIM_FROM_ALL stays as it was.
+CLAIM_FROM_ALL_EXCEPT = CLAIM_FROM_ALL.replace(
+    "WHERE name IS NOT NULL AND", "WHERE name IS NOT NULL AND name <> ALL(%(skip)s::text[]) AND"
+)
 
 # Outcomes are fenced: a row changes only while this worker holds this attempt,
 # so a worker that was presumed dead (and rescued) cannot overwrite the outcome
@@ -159,10 +164,14 @@ WHERE id = ANY(%(ids)s::uuid[]) AND worker_id = %(worker)s AND status = 'process
 """
 
 
-def claim(cursor, worker_id: UUID, queues: Sequence[str] | None, limit: int) -> list[Job]:
-    """Claim up to `limit` pending tasks, best first; `queues=None` means every queue."""
+def claim(cursor, worker_id: UUID, queues: Sequence[str] | None, limit: int,
+          *, skip: Sequence[str] = ()) -> list[Job]:
+    """Claim up to `limit` pending tasks, best first; `queues=None` means every
+    queue (but those in `skip`)."""
     params = {"worker": worker_id, "limit": limit, "queues": list(queues or ())}
     sql = CLAIM_FROM_ALL if queues is None else CLAIM_FROM_QUEUES
+    if queues is None and skip:
+        sql, params["skip"] = CLAIM_FROM_ALL_EXCEPT, list(skip)
     cursor.execute(sql, params, prepare=conf.get("PREPARE"))
     return _jobs(cursor.fetchall(), worker_id)
 

@@ -23,6 +23,7 @@ from tasks import conf, validation
 from tasks.db import uuid7
 from tasks.handlers import registry
 from tasks.models import ACTIVE_STATUSES, Task, TaskStatus
+from tasks.queue import ordering
 from tasks.queue.inserts import insert_many, insert_one
 
 IDEMPOTENCY_CONSTRAINT = "task_idempotency_key"
@@ -42,6 +43,8 @@ def build(
     unique_key: str | None = None,
     idempotency_key: str | None = None,
     metadata: dict | None = None,
+    partition_key: str | None = None,
+    ordering_key: str | None = None,
     now: datetime | None = None,
     declared: bool = True,
 ) -> Task:
@@ -71,8 +74,11 @@ def build(
         "result": None, "last_error": "", "errors": [], "worker_id": None, "progress": None,
         "progress_message": "", "unique_key": unique_key, "idempotency_key": idempotency_key,
         "created_at": now, "updated_at": now, "started_at": None, "completed_at": None,
+        "partition_key": partition_key, "ordering_key": ordering_key,
     })
     validation.validate_task(task)
+    if ordering_key is not None:
+        ordering.check(queue)
     if declared and unique_key is None and handler is not None and handler.unique_key is not None:
         task.unique_key = handler.unique_key(payload)
     return task

@@ -20,7 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from tasks import replica
 from tasks.db import in_batches
 from tasks.models import DeliveryStatus, WebhookDelivery, Worker, WorkerState
-from tasks.telemetry import counters
+from tasks.telemetry import counters, summary
 from tasks.telemetry.event_log import fold_statement, position_of
 
 # Upper bounds (seconds) of the duration and queue-wait histogram buckets.
@@ -107,6 +107,7 @@ class QueueCollector:
         yield from self._events()
         yield from self._statuses(now)
         yield from self._workers(now)
+        yield from self._flow(now)
         pending = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).count()
         yield GaugeMetricFamily("taskqueue_webhook_deliveries_pending", "Webhook deliveries waiting for an attempt.",
                                 value=pending)
@@ -166,6 +167,26 @@ class QueueCollector:
             oldest = counters.oldest_pending(queue) if statuses.get("pending") else None
             age.add_metric([queue], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
         yield from (tasks, depth, age)
+
+    def _flow(self, now: datetime) -> Iterator[Metric]:
+        """Queues under flow control: their limits and how much of them is used."""
+        gauges = {
+            "max_running": GaugeMetricFamily("taskqueue_queue_max_running", "Flow control: most tasks running at once.",
+                                             labels=["queue"]),
+            "running": GaugeMetricFamily("taskqueue_queue_running", "Tasks of a limited queue running now.",
+                                         labels=["queue"]),
+            "rate_limit": GaugeMetricFamily("taskqueue_queue_rate_limit", "Flow control: most tasks started per period.",
+                                            labels=["queue"]),
+            "rate_used": GaugeMetricFamily("taskqueue_queue_rate_used", "Tasks started within the last rate period.",
+                                           labels=["queue"]),
+            "waiting_on_limit": GaugeMetricFamily("taskqueue_queue_waiting_on_limit",
+                                                  "Pending tasks held back by a limit now reached.", labels=["queue"]),
+        }
+        for queue in summary.queues(now):
+            for field, gauge in gauges.items():
+                if queue.flow is not None and queue.flow[field] is not None:
+                    gauge.add_metric([queue.name], queue.flow[field])
+        yield from gauges.values()
 
     def _workers(self, now: datetime) -> Iterator[Metric]:
         workers = GaugeMetricFamily("taskqueue_workers", "Live worker processes by state.", labels=["state"])

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from tasks import conf
 from tasks.models import Queue, TaskStatus, Worker
-from tasks.telemetry import counters
+from tasks.telemetry import counters, flow_state
 
 
 @dataclass
@@ -25,6 +25,7 @@ class QueueSummary:
     exists: bool  # a queue exists once it has tasks or a settings row
     completed_last_hour: int = 0
     failed_last_hour: int = 0
+    flow: dict | None = None  # flow-control limits and their use (flow_state.py); None: no limits
 
     @property
     def depth(self) -> int:
@@ -40,6 +41,7 @@ class QueueSummary:
             "pending_limit": self.pending_limit,
             "counts": self.counts,
             "oldest_pending_age_seconds": None if self.oldest_pending_age is None else round(self.oldest_pending_age, 3),
+            "flow": self.flow,
         }
 
 
@@ -52,7 +54,7 @@ def queues(now: datetime, *, by_queue: dict | None = None, minutes: list[dict] |
     by_queue = counters.counts() if by_queue is None else by_queue
     settings_rows = Queue.objects.all() if names is None else Queue.objects.filter(name__in=names)
     rows = {row.name: row for row in settings_rows}
-    wanted = sorted(names if names is not None else set(by_queue) | set(rows))
+    wanted = sorted(names if names is not None else set(by_queue) | set(rows) | set(conf.get("LIMITS") or {}))
     last_hour = _last_hour_by_queue(minutes or [])
     return [_summary(name, rows.get(name), by_queue.get(name, {}), now, last_hour.get(name, {})) for name in wanted]
 
@@ -112,6 +114,7 @@ def _summary(name: str, row: Queue | None, counts: dict[str, int], now: datetime
         exists=row is not None or any(counts.values()),
         completed_last_hour=last_hour.get("completed", 0),
         failed_last_hour=last_hour.get("failed", 0),
+        flow=flow_state.state(name, row, counts, now),
     )
 
 

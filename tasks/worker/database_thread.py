@@ -28,9 +28,10 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from tasks import conf, queue
-from tasks.db import raw_cursor
+from tasks.db import CHANNEL, raw_cursor
 from tasks.jobs import Failure, Job, Outcome
 from tasks.maintenance import promote
+from tasks.worker.claimer import Claimer
 
 logger = logging.getLogger("tasks.worker")
 
@@ -41,6 +42,9 @@ class Request:
     failed: list[Failure]
     claim: int  # how many tasks to claim after recording; 0 for none
     promote_first: bool = False  # burst mode: make due tasks runnable before claiming
+    # Limited queues some of whose tasks just finished: announced after recording,
+    # so that workers waiting on the limit claim again (tasks/queue/flow.py).
+    notify: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -50,15 +54,19 @@ class Result:
     unrecorded_done: list[Outcome] = field(default_factory=list)
     unrecorded_failed: list[Failure] = field(default_factory=list)
     error: Exception | None = None
+    opens_in: float | None = None  # seconds until a rate-limited queue opens again
+    limited: frozenset[str] = frozenset()  # the worker's queues under flow control
 
 
 class DatabaseThread(threading.Thread):
     """Runs one Request at a time on its own connection; see the module docstring."""
 
-    def __init__(self, worker_id: UUID, queues: Sequence[str] | None, name: str) -> None:
+    def __init__(self, worker_id: UUID, queues: Sequence[str] | None, name: str,
+                 claimer: Claimer | None = None) -> None:
         super().__init__(name=name, daemon=True)
         self.worker_id = worker_id
         self.queues = queues
+        self.claimer = claimer or Claimer(worker_id, queues)
         self.wake_r, self._wake_w = os.pipe()
         self._request: Request | None = None
         self._result: Result | None = None
@@ -118,10 +126,14 @@ class DatabaseThread(threading.Thread):
             if request.failed:
                 queue.fail(cursor, request.failed)
                 result.unrecorded_failed = []
+            if request.notify:
+                cursor.execute("SELECT pg_notify(%s, name) FROM unnest(%s::text[]) AS n(name)",
+                               [CHANNEL, request.notify])
             if request.promote_first:
                 promote.run_once(timezone.now())
             if request.claim > 0:
-                result.jobs = queue.claim(self._cursor(), self.worker_id, self.queues, request.claim)
+                claim = self.claimer.claim(self._cursor(), request.claim)
+                result.jobs, result.opens_in, result.limited = claim.jobs, claim.opens_in, claim.limited
         except Exception as exc:  # noqa: BLE001 - the thread must live on; the loop retries
             if not isinstance(exc, DatabaseError | psycopg.Error):
                 logger.exception("The %s thread failed; the worker will retry", self.name)

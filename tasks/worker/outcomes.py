@@ -24,6 +24,7 @@ class Outcomes:
         self.since = 0.0  # monotonic time the oldest waiting outcome arrived
         self.finished = 0  # attempts finished by this worker
         self.unreported = [0, 0]  # completed, failed since the last heartbeat
+        self.freed: set[str] = set()  # queues of the attempts finished since the last take
 
     def __bool__(self) -> bool:
         return bool(self.done or self.failed)
@@ -32,6 +33,7 @@ class Outcomes:
         logger.info("Worker %s completed task %s", slot, job.id,
                     extra=task_fields(job, duration=round(outcome.finished_at - outcome.started_at, 6)))
         self._add(self.done, outcome)
+        self.freed.add(job.queue)
         self.unreported[0] += 1
         self.finished += 1
 
@@ -49,6 +51,7 @@ class Outcomes:
             logger.error("Worker %s task %s failed for good after %s attempt(s); it is now a dead letter",
                          slot, job.id, job.retry_count + 1, extra=fields)
         self._add(self.failed, failure)
+        self.freed.add(job.queue)
         self.unreported[1] += 1
         self.finished += 1
 
@@ -73,6 +76,16 @@ class Outcomes:
         batch = self.done, self.failed
         self.done, self.failed = [], []
         return batch
+
+    def frees(self, limited: frozenset[str]) -> bool:
+        """Whether a waiting outcome frees room in a limited queue: worth recording now,
+        not after FLUSH_INTERVAL, since other tasks wait for that room."""
+        return bool(limited) and not self.freed.isdisjoint(limited)
+
+    def take_freed(self, limited: frozenset[str]) -> list[str]:
+        """The limited queues whose tasks finished since the last call."""
+        freed, self.freed = self.freed, set()
+        return sorted(freed & limited) if limited else []
 
     def put_back(self, done: list[Outcome], failed: list[Failure]) -> None:
         if (done or failed) and not self:

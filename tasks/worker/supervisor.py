@@ -33,6 +33,7 @@ from tasks.jobs import Job
 from tasks.maintenance.housekeeper import Housekeeper
 from tasks.models import Worker, WorkerState
 from tasks.webhooks.outbox import WebhookSender
+from tasks.worker.claimer import Claimer
 from tasks.worker.database_thread import DatabaseThread, Request, Result
 from tasks.worker.listener import Listener
 from tasks.worker.outcomes import Outcomes
@@ -56,9 +57,15 @@ class Supervisor:
         max_tasks: int | None = None,
         housekeeping: bool = True,
         listen: bool | None = None,
+        weights: dict[str, int] | None = None,
+        strict_priority: bool = False,
     ) -> None:
         queues = queues if queues is not None else conf.get("WORKER_QUEUES")
         self.queues = None if "*" in queues else list(queues)
+        self.weights = weights
+        self.strict_priority = strict_priority
+        self.limited: frozenset[str] = frozenset()  # its queues under flow control, as the last claim saw
+        self.rate_wake = float("inf")  # monotonic time a rate-limited queue opens again
         self.concurrency = concurrency or conf.get("CONCURRENCY")
         self.pacer = Pacer(concurrency=self.concurrency, prefetch=conf.get("PREFETCH"),
                            slot_batch=conf.get("SLOT_BATCH"), claim_batch=conf.get("CLAIM_BATCH"))
@@ -104,7 +111,8 @@ class Supervisor:
             "Worker %s started: queues %s, concurrency %s, pid %s",
             self.id, ",".join(self.queues or ["*"]), self.concurrency, os.getpid(),
         )
-        self.claimer = DatabaseThread(self.id, self.queues, name="claimer")
+        claimer = Claimer(self.id, self.queues, weights=self.weights, strict=self.strict_priority)
+        self.claimer = DatabaseThread(self.id, self.queues, name="claimer", claimer=claimer)
         self.recorder = DatabaseThread(self.id, self.queues, name="recorder")
         self.claimer.start()
         self.recorder.start()
@@ -175,7 +183,7 @@ class Supervisor:
                 self.outcomes.interrupted(slot.index, slot.job, now)
                 slot.jobs.clear()
         if self.outcomes and not self.recorder.busy:  # the last outcomes, as the others
-            self.recorder.submit(Request(*self.outcomes.take(), 0))
+            self.recorder.submit(Request(*self.outcomes.take(), 0, notify=self.outcomes.take_freed(self.limited)))
             self._apply(self.recorder.result(timeout=60))
         self.db.now()  # one last try, even in the middle of a backoff
         if self.claim_in_doubt and not self.claimer.busy and not self.recorder.busy:
@@ -204,6 +212,9 @@ class Supervisor:
         if now >= self.next_poll:
             self.maybe_more = True
             self.next_poll = now + conf.get("POLL_INTERVAL")
+        if now >= self.rate_wake:  # a rate-limited queue's window has room again
+            self.maybe_more = True
+            self.rate_wake = float("inf")
         if self.stopping:
             for slot in self.slots:
                 slot.drop_queued()
@@ -231,8 +242,8 @@ class Supervisor:
         """Hand the database threads what is due: buffered outcomes, a claim if useful."""
         if self.db.waiting:
             return
-        if not self.recorder.busy and self.outcomes.due(stopping=self.stopping):
-            self.recorder.submit(Request(*self.outcomes.take(), 0))
+        if not self.recorder.busy and (self.outcomes.due(stopping=self.stopping) or self.outcomes.frees(self.limited)):
+            self.recorder.submit(Request(*self.outcomes.take(), 0, notify=self.outcomes.take_freed(self.limited)))
         if not self.claimer.busy and (claim := self._claim_size()):
             # The claim uses up this "maybe"; a NOTIFY or poll while it runs sets
             # it again, since the claim may have looked before that task committed.
@@ -257,15 +268,21 @@ class Supervisor:
             self.claim_in_doubt = self.claim_in_doubt or result.request.claim > 0
             return
         self.db.succeeded()
+        if result.request.notify:  # room freed in a limited queue: claim again without waiting for the NOTIFY
+            self.maybe_more = True
         asked = result.request.claim
         if not asked:
             return
         jobs = result.jobs
+        self.limited = result.limited
+        if result.opens_in is not None:
+            self.rate_wake = min(self.rate_wake, time.monotonic() + max(0.0, result.opens_in))
         self.claimed += len(jobs)
         self.backlog.extend(jobs)
         self.maybe_more = self.maybe_more or len(jobs) == asked or self.burst
         self.last_claim_empty = not jobs
-        self.empty_claims = 0 if jobs else self.empty_claims + 1
+        # Waiting on a rate limit is not "nothing runnable": burst mode waits for the window.
+        self.empty_claims = 0 if jobs or result.opens_in is not None else self.empty_claims + 1
 
     def _recover_lost_claim(self) -> None:
         """After a claim failed on a broken connection, run what it claimed anyway.
@@ -292,7 +309,7 @@ class Supervisor:
 
     def _wait_time(self) -> float:
         now = time.monotonic()
-        deadlines = [self.next_poll, self.next_heartbeat]
+        deadlines = [self.next_poll, self.next_heartbeat, self.rate_wake]
         deadlines += [slot.deadline for slot in self.slots if slot.busy]
         if self.outcomes and not self.recorder.busy:
             deadlines.append(self.outcomes.deadline())

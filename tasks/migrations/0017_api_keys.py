@@ -32,7 +32,7 @@ def hash_legacy_tokens(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0015_wait_since_runnable'),
+        ('tasks', '0016_flow_control'),
         ('authtoken', '0004_alter_tokenproxy_options'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
