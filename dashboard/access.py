@@ -29,6 +29,7 @@ ACTIONS = {
     "create": Scope.ENQUEUE,
     "schedule": Scope.ADMIN,  # enable, disable, run now, edit
     "settings": Scope.ADMIN,  # queue limits, workers' rows
+    "keys": Scope.ADMIN,  # see and revoke API keys
 }
 
 

@@ -6,6 +6,7 @@ from dashboard.views import (
     create,
     dead_letters,
     flows,
+    keys,
     metrics,
     overview,
     queues,
@@ -46,4 +47,6 @@ urlpatterns = [
     path("batches/<uuid:pk>/cancel/", flows.batch_cancel, name="batch_cancel"),
     path("metrics/", metrics.metrics, name="metrics"),
     path("audit/", audit.audit_log, name="audit"),
+    path("keys/", keys.key_list, name="keys"),
+    path("keys/<str:prefix>/revoke/", keys.revoke, name="key_revoke"),
 ]

@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.management.utils import get_random_secret_key
+from django.utils.csp import CSP
 
 from queueproject import database
 
@@ -44,7 +45,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "corsheaders",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework.authtoken",  # legacy tokens, honoured until rotated (docs/security.md)
+    "rest_framework_api_key",  # the API key row that tasks.ApiKey extends
     "django_filters",
     "drf_spectacular",
     "tasks",
@@ -53,6 +55,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (SECURE_CSP below).
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "queueproject.headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -84,6 +89,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",  # the nonce of the admin's own inline <style>
             ],
         },
     },
@@ -166,6 +172,28 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 
+# Content-Security-Policy (Django's own, docs/security.md): the dashboard and the
+# admin load scripts, styles and images from this site only; no inline script or
+# style runs but the admin's nonced ones, no eval, no framing, forms post here only.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# The other headers a scanner looks for: nosniff, a referrer policy and COOP are
+# Django's defaults; X-Frame-Options DENY comes from XFrameOptionsMiddleware.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 # The API is the only cross-origin surface; browsers may send the idempotency
 # header and read Retry-After on 429 and 503.
@@ -200,10 +228,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tasks@localhost")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "tasks.api.authentication.CachedTokenAuthentication",
+        "tasks.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Every endpoint needs the scope its action needs (tasks/api/permissions.py).
+    "DEFAULT_PERMISSION_CLASSES": ["tasks.api.permissions.HasScope"],
     # orjson, with DRF's own JSON classes for whatever orjson refuses (tasks/api/renderers.py, parsers.py).
     "DEFAULT_RENDERER_CLASSES": ["tasks.api.renderers.JSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tasks.api.renderers.ContentNegotiation",
@@ -215,6 +244,10 @@ REST_FRAMEWORK = {
     # PostgreSQL in batches (tasks/api/throttling.py); rates are read from
     # TASK_QUEUE at request time.
     "DEFAULT_THROTTLE_CLASSES": ["tasks.api.throttling.ClientRateThrottle"],
+    # Proxies in front that append to X-Forwarded-For: a client's address for rate
+    # limits is the one the last of them saw. 0 (no proxy): the connection's address,
+    # so a client cannot choose its own by sending the header.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_PAGINATION_CLASS": "tasks.api.pagination.NewestFirstCursor",
 }
 
@@ -226,7 +259,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"TaskStatusEnum": "tasks.models.TaskStatus.choices",
                             "WorkerStateEnum": "tasks.models.WorkerState.choices"},
-    "AUTHENTICATION_WHITELIST": ["tasks.api.authentication.CachedTokenAuthentication"],
+    "AUTHENTICATION_WHITELIST": ["tasks.api.authentication.ApiKeyAuthentication"],
     "PREPROCESSING_HOOKS": ["tasks.api.schema.only_api_paths"],
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "tasks.api.schema.finish"],
@@ -305,7 +338,9 @@ _QUEUE_SETTINGS = [
     ("BULK_MAX", "int", 1000),
     ("API_RATE", "str", "1000/second"),  # per token user; empty: no limit
     ("API_ANON_RATE", "str", "600/minute"),  # per IP address
-    # Seconds a web process remembers a token's user (a revoked token works that much longer elsewhere).
+    # Failed authentications per IP address; past it, 429 until the window ends (empty: no limit).
+    ("API_AUTH_FAILURES", "str", "30/minute"),
+    # Seconds a web process remembers an API key (a revoked key works that much longer in other processes).
     ("API_TOKEN_CACHE", "float", 5.0),
     ("MAX_PENDING", "int", 0),  # per queue; 0: no limit
     # Flow control per queue (docs/flow-control.md), as JSON: {"payments": {"max_running": 5},

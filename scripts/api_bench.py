@@ -39,10 +39,10 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
+from tasks.access import Scope  # noqa: E402
 
 from tasks.maintenance import fold_stats  # noqa: E402
-from tasks.models import Task  # noqa: E402
+from tasks.models import ApiKey, Task  # noqa: E402
 from tasks.telemetry import summary  # noqa: E402
 
 STATUSES = [("completed", 90), ("failed", 4), ("cancelled", 2), ("pending", 2), ("scheduled", 1), ("processing", 1)]
@@ -130,7 +130,8 @@ def main() -> None:
     args = parser.parse_args()
     seed(args.rows)
     user, _ = get_user_model().objects.get_or_create(username="bench")
-    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    key = ApiKey.objects.issue(user, "bench", [Scope.READ])[1]
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {key}")
     total = Task.objects.count()
     print(f"# API read paths at {total:,} tasks\n")
     print(f"PostgreSQL: {connection.cursor().connection.info.server_version}, {args.repeat} runs each, "

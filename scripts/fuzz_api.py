@@ -54,7 +54,7 @@ def wait_ready(url: str, server: subprocess.Popen) -> None:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="fuzz-api-") as work:
         # The embedded server's data and schemathesis's cache both live and die here.
-        env = {**os.environ, "QUEUE_API_RATE": "", "QUEUE_API_ANON_RATE": "",
+        env = {**os.environ, "QUEUE_API_RATE": "", "QUEUE_API_ANON_RATE": "", "QUEUE_API_AUTH_FAILURES": "",
                "EMBEDDED_PGDATA": str(Path(work) / "pgdata")}
         manage(env, "migrate", "--verbosity", "0")
         token = manage(env, "create_api_token", "schemathesis", "--staff")

@@ -3,13 +3,24 @@
 import json
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tasks.access import Scope, scopes_of
+from tasks.models import ApiKey
 
-def client_for(user) -> APIClient:
+PLAIN_SCOPES = (Scope.READ, Scope.ENQUEUE)
+
+
+def key_for(user, scopes=None, name="test") -> str:
+    """A new API key of `user`: with `scopes`, else its user's (read and enqueue for a plain user)."""
+    if scopes is None:
+        scopes = scopes_of(user) or PLAIN_SCOPES
+    return ApiKey.objects.issue(user, name, scopes)[1]
+
+
+def client_for(user, scopes=None) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key_for(user, scopes)}")
     return client
 
 
@@ -20,8 +31,14 @@ def user(django_user_model):
 
 @pytest.fixture
 def api(user):
-    """A client with an ordinary (non-staff) token."""
+    """A client with an ordinary (non-staff) user's key: read and enqueue."""
     return client_for(user)
+
+
+@pytest.fixture
+def operator_api(user):
+    """A client whose key may also retry, cancel, pause and purge (the operate scope)."""
+    return client_for(user, [Scope.READ, Scope.ENQUEUE, Scope.OPERATE])
 
 
 @pytest.fixture

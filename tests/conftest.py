@@ -23,6 +23,13 @@ def _test_handlers(settings):
 
 
 @pytest.fixture(autouse=True)
+def _roomy_auth_failure_limit(settings):
+    """Tests refuse many requests from 127.0.0.1 on purpose; the limit's own tests
+    (tests/test_api_keys.py) set theirs."""
+    settings.TASK_QUEUE = {**settings.TASK_QUEUE, "API_AUTH_FAILURES": "10000/minute"}
+
+
+@pytest.fixture(autouse=True)
 def _fresh_api_memory():
     """Rate-limit counts, remembered tokens and queue limits live in the process;
     each test starts without them, as its rows in the database start afresh."""

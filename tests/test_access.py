@@ -13,10 +13,10 @@ import uuid
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tasks.models import Task
+from tests.api_helpers import key_for
 from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +120,7 @@ def test_every_form_post_needs_a_csrf_token(users):
 
 def test_tokens_and_headers_are_neither_logged_nor_echoed(users, caplog):
     _, plain = users
-    token = Token.objects.create(user=plain).key
+    token = key_for(plain)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}", HTTP_X_API_KEY="hdr-secret-77", HTTP_COOKIE="s=ck-99")
     with caplog.at_level(logging.DEBUG):

@@ -31,7 +31,7 @@ def test_task_list_shows_status_retries_and_filters_from_the_registry_and_counte
     failed = TaskFactory(status=TaskStatus.FAILED, queue="emails", retry_count=3, max_retries=3)
     pending = TaskFactory(status=TaskStatus.PENDING, priority=-5)
     html = admin_client.get("/admin/tasks/task/").content.decode()
-    assert '<b style="color:#cf222e">failed</b>' in html and "3/3" in html
+    assert '<b class="queue-status queue-status-failed">failed</b>' in html and "3/3" in html
     assert "?queue=emails" in html and "?type=email" in html
     html = admin_client.get("/admin/tasks/task/?priority_band=low").content.decode()
     assert str(pending.pk)[-8:] in html and str(failed.pk)[-8:] not in html

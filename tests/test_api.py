@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 import requests
-from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -117,14 +116,6 @@ def test_tasks_need_a_token_but_health_does_not(token):
     health = anonymous.get("/api/health")
     assert health.status_code == 200
     assert health.json()["status"] == "ok" and health.json()["database"] == "ok"
-
-
-def test_create_api_token_prints_only_the_token(capsys):
-    call_command("create_api_token", "scripts")
-    key = capsys.readouterr().out.strip()
-    assert len(key) == 40 and key.isalnum()
-    call_command("create_api_token", "scripts")
-    assert capsys.readouterr().out.strip() == key  # the same user keeps the same token
 
 
 def test_over_real_http_with_curl_style_requests(live_server, token):

@@ -93,7 +93,7 @@ def test_waiting_readers_do_not_hold_the_connections_their_reader_needs(web_serv
 
     server = web_server(env={"DB_POOL_MAX_SIZE": "2", "DB_POOL_TIMEOUT": "2", "WEB_THREADS": "10",
                              "QUEUE_API_RATE": ""})
-    user = django_user_model.objects.create_user("reader")
+    user = django_user_model.objects.create_user("reader", is_staff=True)  # a session needs a scope
     browser = Client()
     browser.force_login(user)
     cookie = {settings.SESSION_COOKIE_NAME: browser.cookies[settings.SESSION_COOKIE_NAME].value}

@@ -38,7 +38,8 @@ def test_003_submit_an_immediate_task(api):
     assert task["scheduled_at"] == task["scheduled_for"]
 
 
-def test_003_submit_a_scheduled_task_then_check_and_cancel_it(api):
+def test_003_submit_a_scheduled_task_then_check_and_cancel_it(operator_api):
+    api = operator_api  # cancelling needs the operate scope
     later = (timezone.now() + timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     created = post(api, "/api/v1/tasks", {"type": "echo", "payload": {"message": "Delayed task"},
                                          "scheduled_at": later}).json()

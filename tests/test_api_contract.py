@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tasks.access import Scope
 from tests.api_helpers import client_for
 from tests.support.database import api_server
 from tests.support.processes import wait_for
@@ -45,7 +46,9 @@ def service(user, tmp_path, start_worker, staff_token):
     try:
         start_worker("--concurrency", "1", env=patient)
         server.wait_ready()
-        yield Curl(server.url, client_for(user)._credentials["HTTP_AUTHORIZATION"].split()[1])
+        # The reference's client creates, reads and retries tasks: read, enqueue and operate.
+        operator = client_for(user, [Scope.READ, Scope.ENQUEUE, Scope.OPERATE])
+        yield Curl(server.url, operator._credentials["HTTP_AUTHORIZATION"].split()[1])
     finally:
         server.stop()
 

@@ -184,9 +184,9 @@ def test_details_has_every_attempt_timings_workers_and_deliveries(api):
 # --- retry, cancel, delete ---------------------------------------------------
 
 
-def test_retry_a_failed_task_as_the_reference_says(api):
+def test_retry_a_failed_task_as_the_reference_says(operator_api):
     task = TaskFactory(status=TaskStatus.FAILED, retry_count=3)
-    response = post(api, f"/api/tasks/{task.id}/retry")
+    response = post(operator_api, f"/api/tasks/{task.id}/retry")
     assert response.status_code == 200
     assert response.json() == {"status": "retrying", "task_id": str(task.id)}
     task.refresh_from_db()
@@ -194,19 +194,19 @@ def test_retry_a_failed_task_as_the_reference_says(api):
 
 
 @pytest.mark.parametrize("state", [TaskStatus.PENDING, TaskStatus.PROCESSING, TaskStatus.COMPLETED])
-def test_retry_of_a_task_that_is_not_failed_or_cancelled_is_a_409_with_the_reason(api, state):
+def test_retry_of_a_task_that_is_not_failed_or_cancelled_is_a_409_with_the_reason(operator_api, state):
     task = TaskFactory(status=state)
-    error = error_of(post(api, f"/api/tasks/{task.id}/retry"), 409, "conflict")
+    error = error_of(post(operator_api, f"/api/tasks/{task.id}/retry"), 409, "conflict")
     assert f"is {state}" in error["message"] and "failed or cancelled" in error["message"]
     assert Task.objects.get(pk=task.pk).status == state
 
 
 @pytest.mark.parametrize("how", ["post-cancel", "delete"])
-def test_cancel_and_delete_cancel_a_waiting_task_and_409_otherwise(api, how):
+def test_cancel_and_delete_cancel_a_waiting_task_and_409_otherwise(operator_api, how):
     def cancel(task):
         if how == "delete":
-            return api.delete(f"/api/tasks/{task.id}")
-        return post(api, f"/api/tasks/{task.id}/cancel/")
+            return operator_api.delete(f"/api/tasks/{task.id}")
+        return post(operator_api, f"/api/tasks/{task.id}/cancel/")
 
     pending, scheduled = TaskFactory(), TaskFactory(status=TaskStatus.SCHEDULED)
     for task in (pending, scheduled):
@@ -219,8 +219,9 @@ def test_cancel_and_delete_cancel_a_waiting_task_and_409_otherwise(api, how):
     assert Task.objects.get(pk=running.pk).status == TaskStatus.PROCESSING
 
 
-def test_task_actions_on_unknown_ids_are_404s(api):
+def test_task_actions_on_unknown_ids_are_404s(operator_api):
     missing = "0190a000-0000-7000-8000-00000000dead"
+    api = operator_api
     for response in (post(api, f"/api/tasks/{missing}/retry"), post(api, f"/api/tasks/{missing}/cancel"),
                      api.delete(f"/api/tasks/{missing}"), api.get(f"/api/tasks/{missing}/details")):
         error_of(response, 404, "not_found")

@@ -32,7 +32,8 @@ def test_a_workflow_is_created_and_read_with_every_node_status(api):
     assert api.get("/api/workflows").json()["results"][0]["id"] == data["id"]
 
 
-def test_cancelling_a_workflow_over_rest(api):
+def test_cancelling_a_workflow_over_rest(operator_api):
+    api = operator_api  # cancelling needs the operate scope
     data = post(api, "/api/workflows", {"nodes": [node("a"), node("b", ["a"])]}).json()
     answer = post(api, f"/api/workflows/{data['id']}/cancel").json()
     assert answer["cancelled"] == 2 and answer["status"] == "cancelled"
@@ -80,7 +81,8 @@ def test_a_batch_over_rest_counts_and_runs_its_callback(api):
     error_of(post(api, f"/api/batches/{batch['id']}/tasks", {"tasks": [{"type": "echo"}]}), 409)
 
 
-def test_cancelling_a_batch_and_unknown_ids(api):
+def test_cancelling_a_batch_and_unknown_ids(operator_api):
+    api = operator_api  # cancelling needs the operate scope
     batch = post(api, "/api/batches", {"tasks": [{"type": "echo"}] * 3, "close": False,
                                        "on_complete": {"type": "echo"}}).json()
     answer = post(api, f"/api/batches/{batch['id']}/cancel").json()

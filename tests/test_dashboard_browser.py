@@ -20,7 +20,8 @@ from django.db import connections
 from django.utils import timezone
 
 from tasks import queue
-from tasks.models import Task
+from tasks.access import Scope
+from tasks.models import ApiKey, Task
 from tests.dashboard_helpers import queue_group
 from tests.support.processes import ROOT, wait_for
 from tests.support.web import WebServer
@@ -56,11 +57,26 @@ def browser(monkeypatch):
     SHOTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        violations = watch_csp(browser)
         yield browser
         browser.close()
+        assert not violations, "the Content-Security-Policy refused something:\n" + "\n".join(violations)
         # Connections opened while Playwright's loop ran belong to that context;
         # close them here, or the test database cannot be dropped at the end.
         connections.close_all()
+
+
+def watch_csp(browser) -> list[str]:
+    """Every page the test opens reports what the Content-Security-Policy refused (none is expected)."""
+    violations, new_page = [], browser.new_page
+
+    def opened(**kwargs):
+        page = new_page(**kwargs)
+        page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(f"{page.url}: {m.text}"))
+        return page
+
+    browser.new_page = opened
+    return violations
 
 
 def shot(page, name: str) -> None:
@@ -150,6 +166,26 @@ def test_operator_creates_watches_and_retries_tasks_in_a_real_browser(
     expect(phone.locator('[data-stat="total"]')).to_have_text("2")
     shot(phone, "12-overview-phone")
     assert worker.proc.poll() is None
+
+    # The admin under the same policy: its lists, and a task's page with its errors.
+    page.goto(f"{web_server}/admin/tasks/task/?status__exact=completed")
+    expect(page.locator("#result_list .queue-status-completed").first).to_be_visible()
+    page.goto(f"{web_server}/admin/tasks/task/{dead.pk}/change/")
+    expect(page.locator(".queue-pre").first).to_be_visible()
+    shot(page, "13-admin-task")
+
+    # API keys: listed by prefix for the admin scope, revoked after a confirmation.
+    key = ApiKey.objects.issue(django_user_model.objects.get(username="admin"),
+                               "billing", [Scope.READ, Scope.ENQUEUE])[1]
+    prefix = key.split(".")[0]
+    page.goto(f"{web_server}/dashboard/")
+    page.click("header nav >> text=API keys")
+    row = page.locator(f'tr[data-key="{prefix}"]')
+    expect(row).to_contain_text("billing")
+    shot(page, "14-api-keys")
+    row.locator("button:has-text('Revoke')").click()
+    expect(page.locator(f'tr[data-key="{prefix}"]')).to_contain_text("revoked")
+    assert ApiKey.objects.get(prefix=prefix).revoked
 
 
 def fits(page, width: int) -> None:

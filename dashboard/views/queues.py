@@ -56,7 +56,7 @@ def purge(request, queue_name):
     )
 
 
-@require("queue")
+@require("settings")  # a queue's limits are settings: the admin scope, as PATCH /api/queues/{name} asks
 @require_POST
 def limits(request, queue_name):
     """Set the queue's flow-control limits (the whole form at once); workers apply them within a second."""

@@ -13,7 +13,7 @@ import time
 import warnings
 from datetime import UTC, datetime
 
-SECTIONS = ("enqueue", "api", "floor", "drain", "workflows", "latency", "scale", "flow")
+SECTIONS = ("enqueue", "api", "auth", "floor", "drain", "workflows", "latency", "scale", "flow")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -31,7 +31,7 @@ def versions() -> dict[str, str]:
     import psycopg
 
     found = {"Python": platform.python_version()}
-    for package in ("Django", "djangorestframework", "psycopg", "granian"):
+    for package in ("Django", "djangorestframework", "djangorestframework-api-key", "psycopg", "granian"):
         try:
             found[package] = version(package)
         except PackageNotFoundError:  # a peer's virtualenv may lack one

@@ -3,6 +3,7 @@
 import shutil
 
 from scripts.bench import api as api_
+from scripts.bench import auth as auth_
 from scripts.bench import drain as drain_
 from scripts.bench import flow as flow_
 from scripts.bench import enqueue as enqueue_
@@ -45,6 +46,11 @@ def api(args, url: str) -> dict:
         return {}
     reset()
     return api_.measure(url, args.http_seconds, args.runs, BULK_SIZE)
+
+
+def auth(args, url: str) -> dict:
+    """What authenticating a request costs (API key vs legacy token, remembered vs looked up)."""
+    return auth_.measure(args.runs)
 
 
 def floor(args, url: str) -> dict:

@@ -89,12 +89,13 @@ def _http_get(path: str):
     None when this branch does not serve it."""
     from django.contrib.auth import get_user_model
     from django.test import Client
-    from rest_framework.authtoken.models import Token
+    from tasks.access import Scope
+    from tasks.models import ApiKey
 
     logging.getLogger("django.request").setLevel(logging.ERROR)  # the probe's 404 is expected
     user, _ = get_user_model().objects.get_or_create(username="bench")
-    token, _ = Token.objects.get_or_create(user=user)
-    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token.key}")
+    key = ApiKey.objects.issue(user, "bench", [Scope.READ])[1]
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {key}")
 
     def get():
         response = client.get(path)

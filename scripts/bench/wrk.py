@@ -103,12 +103,14 @@ class WebServer:
 
 
 def tokens(count: int, prefix: str = "bench") -> list[str]:
-    """Tokens of `count` users named PREFIX-N (made if needed)."""
+    """New API keys (every scope) of `count` users named PREFIX-N (made if needed)."""
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+
+    from tasks.access import Scope
+    from tasks.models import ApiKey
 
     users = [get_user_model().objects.get_or_create(username=f"{prefix}-{n}")[0] for n in range(count)]
-    return [Token.objects.get_or_create(user=user)[0].key for user in users]
+    return [ApiKey.objects.issue(user, "bench", list(Scope))[1] for user in users]
 
 
 def wrk(server: WebServer, method: str, path: str, seconds: int, connections: int, keys: list[str],

@@ -3,9 +3,10 @@
 - scoped.py: what they share (permissions by scope, the audit log, confirmed
   destructive actions, cheap counts);
 - task_admin.py: tasks;
-- fleet_admin.py: workers, queues, webhook deliveries, schedules, the audit log.
+- fleet_admin.py: workers, queues, webhook deliveries, schedules, the audit log;
+- key_admin.py: API keys (the admin scope).
 """
 
-from tasks.admin import fleet_admin, task_admin
+from tasks.admin import fleet_admin, key_admin, task_admin
 
-__all__ = ["fleet_admin", "task_admin"]
+__all__ = ["fleet_admin", "key_admin", "task_admin"]

@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from tasks import conf
+from tasks.access import Scope
 from tasks.api.errors import Conflict
 from tasks.api.serializers import BulkTaskSerializer, StrictFields
 from tasks.models import Batch, Task, Workflow
@@ -124,6 +125,8 @@ class WorkflowViewSet(viewsets.GenericViewSet):
 class BatchViewSet(viewsets.GenericViewSet):
     queryset = Batch.objects.all()
     serializer_class = BatchCreateSerializer
+    # Adding tasks and closing are the producer's steps (tasks/api/permissions.py).
+    required_scopes = {"tasks": Scope.ENQUEUE, "close": Scope.ENQUEUE}
 
     @extend_schema(request=BatchCreateSerializer, responses={201: OpenApiTypes.OBJECT})
     def create(self, request):

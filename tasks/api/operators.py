@@ -1,7 +1,7 @@
 """Operators' endpoints: workers, queues and dead letters.
 
-Any token may read; pausing, resuming, purging, queue limits and bulk actions
-on dead letters need a staff token (tasks/api/permissions.py).
+Reading needs the read scope; pausing, resuming, purging and bulk actions on
+dead letters need operate; queue limits need admin (tasks/api/permissions.py).
 """
 
 from django.utils import timezone
@@ -33,7 +33,7 @@ from tasks.api.operator_serializers import (
     WorkerDetailSerializer,
     WorkerSerializer,
 )
-from tasks.api.permissions import StaffWrites
+from tasks.api.permissions import HasScope
 from tasks.api.serializers import TaskSerializer
 from tasks.models import Queue, Task, Worker, WorkerState
 from tasks.queue import ordering
@@ -44,7 +44,7 @@ from tasks.validation import queue_error
 class WorkerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Worker.objects.all()
     serializer_class = WorkerSerializer
-    permission_classes = [StaffWrites]
+    permission_classes = [HasScope]
     filter_backends = [FilterBackend]
     filterset_class = WorkerFilter
 
@@ -78,7 +78,7 @@ class QueueViewSet(viewsets.GenericViewSet):
     must not create a queue, paused, that no task will ever use)."""
 
     serializer_class = QueueSerializer
-    permission_classes = [StaffWrites]
+    permission_classes = [HasScope]
     lookup_field = "name"
     # Any segment: a name that is not a queue name is a 400 saying why (as when creating a task), not a bare 404.
     lookup_value_regex = "[^/]+"
@@ -174,7 +174,7 @@ class DeadLetterList(OrderedSearch, generics.ListAPIView):
 
     queryset = Task.objects.dead_letters()
     serializer_class = TaskSerializer
-    permission_classes = [StaffWrites]
+    permission_classes = [HasScope]
     filter_backends = [FilterBackend, CreationOrder]
     filterset_class = DeadLetterFilter
     filters_every_method = True  # tasks/api/schema.py: document the filters on DELETE
@@ -192,7 +192,7 @@ class DeadLetterList(OrderedSearch, generics.ListAPIView):
 class DeadLetterRetry(generics.GenericAPIView):
     queryset = Task.objects.dead_letters()
     serializer_class = DeadLettersRetriedSerializer
-    permission_classes = [StaffWrites]
+    permission_classes = [HasScope]
     filter_backends = [FilterBackend]
     filterset_class = DeadLetterFilter
     extra_parameters = ("all",)

@@ -15,7 +15,6 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
 from tasks import conf
-from tasks.api.permissions import StaffWrites
 from tasks.handlers import registry
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -66,8 +65,8 @@ class QueueAutoSchema(AutoSchema):
             codes.append((400, "Invalid input: the fields at fault are named."))
         if not public:
             codes.append((401, "No valid token: send 'Authorization: Token <token>'."))
-        if StaffWrites in self.view.permission_classes and self.method not in ("GET", "HEAD", "OPTIONS"):
-            codes.append((403, "This operation needs a staff user's token."))
+        if not public:
+            codes.append((403, "The key (or user) lacks the scope this operation needs (read, enqueue, operate, admin)."))
         if "{" in self.path:
             codes.append((404, "Not found."))
         if action in CONFLICT_ACTIONS or self.method == "DELETE" and "{" in self.path:

@@ -25,11 +25,10 @@ from contextlib import suppress
 import psycopg
 from django.db import OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from rest_framework import exceptions
-from rest_framework.request import Request
-from rest_framework.settings import api_settings
 
 from tasks import conf
+from tasks.access import Scope
+from tasks.api import permissions
 from tasks.api.errors import MESSAGES, error_body, json_error
 from tasks.db import EVENTS_CHANNEL, reconnect_delay
 from tasks.models import EventName
@@ -226,13 +225,22 @@ def follow(request_filter: Filter, after: Cursor | None, queue: queues.Queue,
             yield message
 
 
+def _refusal(request: HttpRequest) -> HttpResponse | None:
+    """The error response for a request without the read scope (tasks/api/permissions.py)."""
+    error = permissions.refusal(request, Scope.READ)
+    if error is None:
+        return None
+    response = json_error(error.status_code, error.default_code, str(error.detail))
+    if getattr(error, "wait", None):
+        response["Retry-After"] = str(int(error.wait))
+    if error.status_code == 401:
+        response["WWW-Authenticate"] = "Token"
+    return response
+
+
 def _authenticated(request: HttpRequest) -> bool:
-    drf_request = Request(request, authenticators=[cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES])
-    try:
-        user = drf_request.user
-    except exceptions.AuthenticationFailed:
-        return False
-    return bool(user and user.is_authenticated)
+    """Whether the request may read events: authenticated, with the read scope (/ws asks too)."""
+    return permissions.refusal(request, Scope.READ) is None
 
 
 def _parse(request: HttpRequest) -> tuple[Filter | None, Cursor | None, dict]:
@@ -253,8 +261,8 @@ def _parse(request: HttpRequest) -> tuple[Filter | None, Cursor | None, dict]:
 
 def events_view(request: HttpRequest) -> HttpResponse:
     """GET /api/events?queue=a,b&type=email&event=task.completed,worker.* (all optional)."""
-    if not _authenticated(request):
-        return json_error(401, "not_authenticated", MESSAGES[401])
+    if (refused := _refusal(request)) is not None:
+        return refused
     if request.method != "GET":
         return json_error(405, "method_not_allowed", MESSAGES[405])
     request_filter, after, errors = _parse(request)

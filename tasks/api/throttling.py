@@ -118,6 +118,17 @@ def hit(key: str, limit: int, period: int) -> tuple[bool, float]:
     return shared <= limit, remaining
 
 
+def over_limit(key: str, limit: int, period: int) -> tuple[bool, float]:
+    """Whether this process already knows `key` to be past its limit (no statement,
+    nothing counted): (blocked, seconds until its window ends)."""
+    now = time.monotonic()
+    with _lock:
+        window = _windows.get(key)
+        if window is None or (limit, period) != (window.limit, window.period) or now >= window.ends:
+            return False, 0.0
+        return window.counted() >= limit, window.ends - now
+
+
 def forget() -> None:
     """Drop every count this process holds (tests: the shared rows were rolled back)."""
     with _lock:

@@ -1,6 +1,7 @@
 """Rows and the QuerySet vocabulary for reading them. Nothing here changes a
 task's status (tasks.queue does) or imports tasks.queue."""
 
+from .api_key import ApiKey
 from .audit import AuditEntry, Source
 from .event import Event, EventCursor, EventName, EventStream, MetricCount
 from .queue import Queue
@@ -24,6 +25,7 @@ from .workflow import Batch, Dependency, Workflow
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "ApiKey",
     "AuditEntry",
     "Batch",
     "Dependency",

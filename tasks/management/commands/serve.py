@@ -16,7 +16,9 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection
 
+from queueproject import serving
 from queueproject.database import describe
 from tasks import conf
 
@@ -40,6 +42,7 @@ class Command(BaseCommand):
                "--workers", str(web_processes)]
         worker = [sys.executable, "manage.py", "worker"]
         children = [subprocess.Popen(web)] + [subprocess.Popen(worker) for _ in range(workers)]
+        serving.record(connection.settings_dict, f"http://{host}:{port}/")
         self.stdout.write(f"Web server on http://{host}:{port}/ (API /api/, dashboard /dashboard/, admin /admin/)")
         ws_port = int(os.environ.get("WS_PORT", port + 1)) if ws_port is None else ws_port
         if ws_port:
@@ -59,6 +62,7 @@ class Command(BaseCommand):
                 break
             time.sleep(0.2)
         self._stop(children)
+        serving.forget()
         raise SystemExit(code)
 
     def _stop(self, children) -> None:
