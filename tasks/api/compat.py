@@ -93,8 +93,8 @@ class V1TaskViewSet(TaskViewSet):
     @extend_schema(responses=inline_serializer("QueueDepths", {
         "queues": serializers.DictField(child=serializers.DictField(child=serializers.IntegerField())),
         "pending": serializers.IntegerField(), "scheduled": serializers.IntegerField(),
-    }))
-    def list(self, request, *args, **kwargs):
+    }), operation_id="v1_tasks_depths")
+    def depths(self, request, *args, **kwargs):
         """Queue depths: tasks per status in each queue, and the pending and scheduled totals."""
         refuse_unknown_parameters(request, ALWAYS_KNOWN)
         depths = counters.counts()

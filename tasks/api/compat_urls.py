@@ -38,7 +38,7 @@ admin = [
 ]
 
 v1 = [  # under /api/v1/
-    re_path(r"^tasks/?$", compat.V1TaskViewSet.as_view({"get": "list", "post": "create"})),
+    re_path(r"^tasks/?$", compat.V1TaskViewSet.as_view({"get": "depths", "post": "create"})),
     re_path(rf"^tasks/{TASK_ID}/?$", compat.V1TaskViewSet.as_view({"get": "retrieve", "delete": "destroy"})),
 ]
 

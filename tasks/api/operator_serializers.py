@@ -78,27 +78,29 @@ class QueueSerializer(serializers.Serializer):
 
 
 class QueueLimitSerializer(StrictFields, serializers.Serializer):
+    """Every field optional: PATCH changes the ones given, PUT declares the queue with them."""
+
     max_pending = serializers.IntegerField(
-        allow_null=True, min_value=0, max_value=2**31 - 1,
+        required=False, allow_null=True, min_value=0, max_value=2**31 - 1,
         help_text="Most pending tasks the queue accepts; beyond it, creation answers 503. "
                   "null: QUEUE_MAX_PENDING; 0: no limit.",
     )
     # Flow control (docs/flow-control.md). null: the queue's QUEUE_LIMITS entry; 0: no limit.
     max_running = serializers.IntegerField(
-        allow_null=True, min_value=0, max_value=2**31 - 1,
+        required=False, allow_null=True, min_value=0, max_value=2**31 - 1,
         help_text="Most tasks of the queue running at once, across every worker.")
     partition_by = serializers.RegexField(
-        validation.PARTITION_PATH, max_length=200, allow_blank=True,
+        validation.PARTITION_PATH, required=False, max_length=200, allow_blank=True,
         help_text="Dotted payload path giving a task's partition when it has no partition_key; empty: none.")
     partition_max_running = serializers.IntegerField(
-        allow_null=True, min_value=0, max_value=2**31 - 1, help_text="Most tasks of one partition running at once.")
+        required=False, allow_null=True, min_value=0, max_value=2**31 - 1, help_text="Most tasks of one partition running at once.")
     rate_limit = serializers.IntegerField(
-        allow_null=True, min_value=0, max_value=2**31 - 1, help_text="Most tasks started per rate_period.")
+        required=False, allow_null=True, min_value=0, max_value=2**31 - 1, help_text="Most tasks started per rate_period.")
     partition_rate_limit = serializers.IntegerField(
-        allow_null=True, min_value=0, max_value=2**31 - 1, help_text="Most tasks of one partition started per rate_period.")
+        required=False, allow_null=True, min_value=0, max_value=2**31 - 1, help_text="Most tasks of one partition started per rate_period.")
     rate_period = serializers.FloatField(
-        allow_null=True, min_value=0.001, max_value=86400 * 7, help_text="Seconds; null: 60.")
-    ordered = serializers.BooleanField(help_text="Tasks sharing an ordering_key run one at a time, in order.")
+        required=False, allow_null=True, min_value=0.001, max_value=86400 * 7, help_text="Seconds; null: 60.")
+    ordered = serializers.BooleanField(required=False, help_text="Tasks sharing an ordering_key run one at a time, in order.")
 
 
 class PurgedSerializer(serializers.Serializer):

@@ -78,6 +78,8 @@ class QueueViewSet(viewsets.GenericViewSet):
     must not create a queue, paused, that no task will ever use)."""
 
     serializer_class = QueueSerializer
+    # The rows; OPTIONS (DRF's metadata for PUT/PATCH) looks a queue up through it.
+    queryset = Queue.objects.all()
     permission_classes = [HasScope]
     lookup_field = "name"
     # Any segment: a name that is not a queue name is a 400 saying why (as when creating a task), not a bare 404.
@@ -98,7 +100,7 @@ class QueueViewSet(viewsets.GenericViewSet):
         names it: 201 when it is new, 200 when it existed. The body may set max_pending."""
         if message := queue_error(name):
             raise ValidationError({"name": [message]})
-        body = QueueLimitSerializer(data=request.data or {}, partial=True)
+        body = QueueLimitSerializer(data=request.data, partial=True)  # no body: {}; a JSON null: a 400
         body.is_valid(raise_exception=True)
         _, created = Queue.objects.update_or_create(name=name, defaults=body.validated_data)
         return Response(self._summary(name), status=201 if created else 200)

@@ -18,7 +18,7 @@ from tasks import conf
 from tasks.handlers import registry
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
-CONFLICT_ACTIONS = {"retry", "cancel", "destroy", "pause", "resume"}
+CONFLICT_ACTIONS = {"retry", "cancel", "destroy", "pause", "resume", "tasks"}  # tasks: adding to a closed batch
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}}
 
 
@@ -61,7 +61,8 @@ class QueueAutoSchema(AutoSchema):
         action = getattr(self.view, "action", None)
         has_body = self.method in BODY_METHODS and self.get_request_serializer() is not None
         codes = []
-        if has_body or self._get_filter_parameters() or self._get_pagination_parameters():
+        # {name}: a path segment that is no queue name is a 400 saying why.
+        if has_body or self._get_filter_parameters() or self._get_pagination_parameters() or "{name}" in self.path:
             codes.append((400, "Invalid input: the fields at fault are named."))
         if not public:
             codes.append((401, "No valid token: send 'Authorization: Token <token>'."))

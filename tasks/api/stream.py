@@ -264,7 +264,9 @@ def events_view(request: HttpRequest) -> HttpResponse:
     if (refused := _refusal(request)) is not None:
         return refused
     if request.method != "GET":
-        return json_error(405, "method_not_allowed", MESSAGES[405])
+        response = json_error(405, "method_not_allowed", MESSAGES[405])
+        response["Allow"] = "GET"
+        return response
     request_filter, after, errors = _parse(request)
     if errors:
         return JsonResponse(error_body("invalid", f"Invalid fields: {', '.join(errors)}.", errors), status=400)
