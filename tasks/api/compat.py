@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from tasks import queue
 from tasks.api import monitoring
+from tasks.api.auditing import audited
 from tasks.api.filters import ALWAYS_KNOWN, refuse_unknown_parameters
 from tasks.api.operators import DeadLetterList, DeadLetterRetry
 from tasks.api.permissions import StaffWrites
@@ -188,6 +189,7 @@ class PurgePriority(APIView):
     def delete(self, request, priority: str):
         level = _priority_level(priority)
         cancelled = queue.cancel(Task.objects.filter(priority=level))
+        audited(request, "tasks.cancel", f"tasks of priority {level}", cancelled)
         return Response({"priority": priority, "level": level, "cancelled": cancelled})
 
 

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from tasks import conf
 from tasks.access import Scope
+from tasks.api.auditing import audited
 from tasks.api.errors import Conflict
 from tasks.api.serializers import BulkTaskSerializer, StrictFields
 from tasks.models import Batch, Task, Workflow
@@ -119,7 +120,9 @@ class WorkflowViewSet(viewsets.GenericViewSet):
     def cancel(self, request, pk=None):
         """Cancel every node that has not started (running ones finish)."""
         row = _get(Workflow, pk)
-        return Response({"cancelled": cancel_workflow(row.id), **workflow_json(row)})
+        cancelled = cancel_workflow(row.id)
+        audited(request, "workflow.cancel", f"workflow {row.id}", cancelled)
+        return Response({"cancelled": cancelled, **workflow_json(row)})
 
 
 class BatchViewSet(viewsets.GenericViewSet):
@@ -179,6 +182,7 @@ class BatchViewSet(viewsets.GenericViewSet):
         """Close the batch and cancel its callbacks and every task not started."""
         row = _get(Batch, pk)
         count = cancel_batch(row.id)
+        audited(request, "batch.cancel", f"batch {row.id}", count)
         row.refresh_from_db()
         return Response({"cancelled": count, **row.as_json()})
 

@@ -14,6 +14,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from tasks import queue
+from tasks.api.auditing import audited
 from tasks.api.errors import Conflict
 from tasks.api.filters import (
     CreationOrder,
@@ -65,10 +66,13 @@ class WorkerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def _steer(self, change, wanted: str) -> Response:
         worker = self.get_object()
-        if not change(worker):
+        changed = change(worker)
+        if not changed:
             worker.refresh_from_db()
             if worker.state != wanted:  # pausing a paused worker is not an error; pausing a stopped one is
                 raise Conflict(f"Worker {worker.id} is {worker.state}; it cannot be made {wanted}.")
+        verb = "pause" if wanted == WorkerState.PAUSED else "resume"
+        audited(self.request, f"worker.{verb}", f"worker {worker}", int(bool(changed)))
         return Response(WorkerSerializer(worker).data)
 
 
@@ -103,6 +107,7 @@ class QueueViewSet(viewsets.GenericViewSet):
         body = QueueLimitSerializer(data=request.data, partial=True)  # no body: {}; a JSON null: a 400
         body.is_valid(raise_exception=True)
         _, created = Queue.objects.update_or_create(name=name, defaults=body.validated_data)
+        audited(request, "queue.declare", f"queue {name}", 1, settings=_as_text(body.validated_data))
         return Response(self._summary(name), status=201 if created else 200)
 
     @extend_schema(request=QueueLimitSerializer, responses=QueueSerializer)
@@ -117,6 +122,7 @@ class QueueViewSet(viewsets.GenericViewSet):
         if body.validated_data:
             Queue.objects.update_or_create(name=name, defaults=body.validated_data)
             ordering.forget()
+            audited(request, "queue.change", f"queue {name}", 1, settings=_as_text(body.validated_data))
         return Response(self._summary(name))
 
     @extend_schema(request=None, responses=QueueSerializer)
@@ -125,6 +131,7 @@ class QueueViewSet(viewsets.GenericViewSet):
         """Workers stop claiming from this queue; tasks can still be created."""
         self._summary(name, must_exist=True)
         Queue.pause(name)
+        audited(request, "queue.pause", f"queue {name}", 1)
         return Response(self._summary(name))
 
     @extend_schema(request=None, responses=QueueSerializer)
@@ -132,6 +139,7 @@ class QueueViewSet(viewsets.GenericViewSet):
     def resume(self, request, name=None):
         self._summary(name, must_exist=True)
         Queue.resume(name)
+        audited(request, "queue.resume", f"queue {name}", 1)
         return Response(self._summary(name))
 
     @extend_schema(request=None, responses=PurgedSerializer)
@@ -139,7 +147,9 @@ class QueueViewSet(viewsets.GenericViewSet):
     def purge(self, request, name=None):
         """Cancel every scheduled and pending task of the queue (the rows stay, as history)."""
         self._summary(name, must_exist=True)
-        return Response({"queue": name, "cancelled": queue.purge(name)})
+        cancelled = queue.purge(name)
+        audited(request, "queue.purge", f"queue {name}", cancelled)
+        return Response({"queue": name, "cancelled": cancelled})
 
     def _summary(self, name: str, must_exist: bool = False) -> dict:
         if message := queue_error(name):
@@ -188,7 +198,9 @@ class DeadLetterList(OrderedSearch, generics.ListAPIView):
     @extend_schema(parameters=[EVERY_DEAD_LETTER], responses={200: DeadLettersDeletedSerializer})
     def delete(self, request):
         """Delete the dead letters that match the filters (every one: all=true)."""
-        return Response({"deleted": queue.delete_dead_letters(dead_letters_to_change(self))})
+        deleted = queue.delete_dead_letters(dead_letters_to_change(self))
+        audited(request, "dead_letters.delete", "dead letters", deleted)
+        return Response({"deleted": deleted})
 
 
 class DeadLetterRetry(generics.GenericAPIView):
@@ -203,4 +215,12 @@ class DeadLetterRetry(generics.GenericAPIView):
     @extend_schema(request=None, parameters=[EVERY_DEAD_LETTER], responses=DeadLettersRetriedSerializer)
     def post(self, request):
         """Put the dead letters that match the filters back to pending (every one: all=true)."""
-        return Response({"retried": queue.retry(dead_letters_to_change(self))})
+        retried = queue.retry(dead_letters_to_change(self))
+        audited(request, "dead_letters.retry", "dead letters", retried)
+        return Response({"retried": retried})
+
+
+def _as_text(values: dict) -> dict:
+    """Settings as the audit entry's JSON keeps them."""
+    return {key: value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+            for key, value in values.items()}

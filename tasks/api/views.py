@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from tasks import queue
 from tasks.api import intake, lookups
+from tasks.api.auditing import audited
 from tasks.api.details import TaskDetailSerializer
 from tasks.api.errors import Conflict
 from tasks.api.filters import (
@@ -22,6 +23,7 @@ from tasks.api.filters import (
 )
 from tasks.api.serializers import BulkCreatedSerializer, BulkCreateSerializer, TaskCreateSerializer, TaskSerializer
 from tasks.models import Task
+from tasks.models.task_ids import short_id
 from tasks.queue import backpressure
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -96,6 +98,7 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
         task = self.get_object()
         if not queue.retry(task):
             raise self._conflict(task, "retried", "failed or cancelled")
+        audited(request, "task.retry", f"task {task.type} {short_id(task.id)}", 1, ids=[task.id])
         return Response({"status": "retrying", "task_id": task.id})
 
     @extend_schema(request=None, responses={200: TaskSerializer})
@@ -113,6 +116,7 @@ class TaskViewSet(OrderedSearch, mixins.ListModelMixin, mixins.RetrieveModelMixi
         task = self.get_object()
         if not queue.cancel(task):
             raise self._conflict(task, "cancelled", "scheduled or pending")
+        audited(self.request, "task.cancel", f"task {task.type} {short_id(task.id)}", 1, ids=[task.id])
         task.refresh_from_db()
         return Response(self.serializer_class(task).data)
 
