@@ -135,3 +135,14 @@ def test_readers_see_but_cannot_cancel_and_nobody_edits(django_user_model, admin
     assert admin_client.get("/admin/tasks/workflow/add/").status_code == 403
     page = admin_client.get(f"/admin/tasks/workflow/{etl.pk}/change/").content.decode()
     assert 'name="name"' not in page  # read-only: shown, not a form field
+
+
+def test_a_tasks_admin_page_links_to_its_workflow_or_batch(admin_client):
+    etl = workflow("etl", size=1)
+    node = Task.objects.get(workflow_id=etl.id)
+    page = admin_client.get(f"/admin/tasks/task/{node.pk}/change/").content.decode()
+    assert f"/admin/tasks/workflow/{etl.pk}/change/" in page and "as node a" in page
+    nightly = batch("nightly", size=1)
+    member = Task.objects.filter(batch_id=nightly.id).first()
+    page = admin_client.get(f"/admin/tasks/task/{member.pk}/change/").content.decode()
+    assert f"/admin/tasks/batch/{nightly.pk}/change/" in page

@@ -39,8 +39,9 @@ def relatives(task: Task, side: str) -> list[dict]:
     by creation order; no query for a task outside workflows."""
     if task.workflow_id is None:
         return []
-    edges = (Dependency.objects.filter(task=task) if side == "depends_on" else Dependency.objects.filter(depends_on=task))
-    rows = edges.select_related(side).only("ignore_failed", *(f"{side}__{f}" for f in RELATIVE_FIELDS)).order_by(f"{side}_id")
+    edges = Dependency.objects.filter(**({"task": task} if side == "depends_on" else {"depends_on": task}))
+    columns = (f"{side}__{f}" for f in RELATIVE_FIELDS)
+    rows = edges.select_related(side).only("ignore_failed", *columns).order_by(f"{side}_id")
     return [{"task_id": str(other.id), "node": other.node, "type": other.type, "status": other.status,
              "ignore_failed": edge.ignore_failed} for edge in rows for other in [getattr(edge, side)]]
 
