@@ -60,3 +60,16 @@ def test_request_bodies_say_what_is_accepted(schema):
     assert "requestBody" not in retry and "409" in retry["responses"]
     assert schema["paths"]["/api/health"]["get"].get("security") in (None, [], [{}])  # no token needed
     assert schema["paths"]["/api/stats"]["get"]["security"] == [{"tokenAuth": []}]
+
+
+def test_a_task_documents_its_workflow_and_batch_and_details_its_relatives(schema):
+    schemas = schema["components"]["schemas"]
+    for name in ("Task", "TaskDetail"):
+        fields = schemas[name]["properties"]
+        assert {"workflow_id", "node", "batch_id"} <= set(fields), name
+        assert fields["workflow_id"].get("nullable") and fields["batch_id"].get("nullable"), name
+    details = schemas["TaskDetail"]["properties"]
+    for side in ("dependencies", "dependents"):
+        item = details[side]["items"]
+        item = schemas[item["$ref"].rsplit("/", 1)[-1]] if "$ref" in item else item
+        assert set(item["properties"]) == {"task_id", "node", "type", "status", "ignore_failed"}, side

@@ -3,6 +3,8 @@
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tasks.models import Task
 from tests.api_helpers import error_of, post
@@ -103,3 +105,53 @@ def test_each_node_keeps_its_own_options(api):
     assert (b.status, b.run_at.year, b.waiting_on) == ("waiting", 2099, 1)
     run()
     assert Task.objects.get(pk=b.id).status == "scheduled"  # released, but its time is to come
+
+
+def test_a_task_shows_its_workflow_node_and_batch_in_every_task_read(api):
+    flow = post(api, "/api/workflows", {"nodes": [node("a"), node("b", ["a"])]}).json()
+    batch = post(api, "/api/batches", {"tasks": [{"type": "echo"}]}).json()
+    plain = post(api, "/api/tasks", {"type": "echo"}).json()
+    assert (plain["workflow_id"], plain["node"], plain["batch_id"]) == (None, "", None)
+    a_id = flow["nodes"][0]["task_id"]
+    for body in (api.get(f"/api/tasks/{a_id}").json(), api.get(f"/api/tasks/{a_id}/details").json()):
+        assert (body["workflow_id"], body["node"], body["batch_id"]) == (flow["id"], "a", None)
+    listed = {row["id"]: row for row in api.get("/api/tasks").json()["results"]}
+    in_batch = Task.objects.get(batch_id=batch["id"])
+    assert listed[str(in_batch.id)]["batch_id"] == batch["id"] and listed[str(in_batch.id)]["workflow_id"] is None
+    assert listed[a_id]["node"] == "a" and listed[plain["id"]]["batch_id"] is None
+
+
+def test_details_show_a_nodes_dependencies_and_dependents(api):
+    flow = post(api, "/api/workflows", {"nodes": [
+        node("a"), node("b"), node("c", ["a", "b"], ignore_failed=["b"]), node("d", ["c"])]}).json()
+    ids = {n["name"]: n["task_id"] for n in flow["nodes"]}
+    c = api.get(f"/api/tasks/{ids['c']}/details").json()
+    assert c["dependencies"] == [
+        {"task_id": ids["a"], "node": "a", "type": "echo", "status": "pending", "ignore_failed": False},
+        {"task_id": ids["b"], "node": "b", "type": "echo", "status": "pending", "ignore_failed": True}]
+    assert c["dependents"] == [
+        {"task_id": ids["d"], "node": "d", "type": "echo", "status": "waiting", "ignore_failed": False}]
+    run()
+    a = api.get(f"/api/tasks/{ids['a']}/details").json()
+    assert a["dependencies"] == [] and [(d["node"], d["status"]) for d in a["dependents"]] == [("c", "pending")]
+    plain = post(api, "/api/tasks", {"type": "echo"}).json()
+    details = api.get(f"/api/tasks/{plain['id']}/details").json()
+    assert (details["dependencies"], details["dependents"]) == ([], [])
+
+
+def test_the_task_list_reads_workflow_fields_without_a_query_per_row(api):
+    post(api, "/api/workflows", {"nodes": [node("a")]})
+    with CaptureQueriesContext(connection) as one:
+        assert len(api.get("/api/tasks").json()["results"]) == 1
+    post(api, "/api/workflows", {"nodes": [node(f"n{i}") for i in range(5)]})
+    post(api, "/api/batches", {"tasks": [{"type": "echo"}] * 4})
+    with CaptureQueriesContext(connection) as many:
+        assert len(api.get("/api/tasks").json()["results"]) == 10
+    assert len(many.captured_queries) == len(one.captured_queries)
+
+
+def test_details_of_a_task_outside_workflows_add_no_query(api):
+    plain = post(api, "/api/tasks", {"type": "echo"}).json()
+    with CaptureQueriesContext(connection) as queries:
+        api.get(f"/api/tasks/{plain['id']}/details")
+    assert not any("tasks_dependency" in q["sql"] for q in queries.captured_queries)

@@ -4,9 +4,10 @@
   destructive actions, cheap counts);
 - task_admin.py: tasks;
 - fleet_admin.py: workers, queues, webhook deliveries, schedules, the audit log;
+- flow_admin.py: workflows and batches (read-only, with a cancel action);
 - key_admin.py: API keys (the admin scope).
 """
 
-from tasks.admin import fleet_admin, key_admin, task_admin
+from tasks.admin import fleet_admin, flow_admin, key_admin, task_admin
 
-__all__ = ["fleet_admin", "key_admin", "task_admin"]
+__all__ = ["fleet_admin", "flow_admin", "key_admin", "task_admin"]

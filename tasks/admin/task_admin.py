@@ -21,6 +21,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -166,7 +167,7 @@ class TaskAdmin(ScopedAdmin):
     inlines = (DeliveryInline,)
     fields = ("id", "type", "status", "queue", "priority", "run_at", "max_retries", "timeout", "webhook",
               "payload_json", "result_json", "last_error", "attempt_errors", "retry_count", "attempt", "worker_id",
-              "progress", "progress_message", "unique_key", "idempotency_key",
+              "progress", "progress_message", "unique_key", "idempotency_key", "part_of",
               "created_at", "updated_at", "started_at", "completed_at")
 
     def get_queryset(self, request):
@@ -222,6 +223,17 @@ class TaskAdmin(ScopedAdmin):
     def coloured_status(self, task):
         # A class, not a style attribute: the Content-Security-Policy refuses inline styles (tasks/static/tasks/admin.css).
         return format_html('<b class="queue-status queue-status-{}">{}</b>', task.status, task.status)
+
+    @admin.display(description="part of")
+    def part_of(self, task):
+        """Its workflow (with its node name) or batch, linked to their admin pages."""
+        links = [format_html('workflow <a href="{}">{}</a> as node {}',
+                             reverse("admin:tasks_workflow_change", args=[task.workflow_id]),
+                             short_id(task.workflow_id), task.node)] if task.workflow_id else []
+        if task.batch_id:
+            links.append(format_html('batch <a href="{}">{}</a>', reverse("admin:tasks_batch_change",
+                                                                          args=[task.batch_id]), short_id(task.batch_id)))
+        return format_html_join("; ", "{}", ((link,) for link in links)) or "–"
 
     @admin.display(description="retries")
     def retries(self, task):

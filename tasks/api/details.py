@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from tasks.api.serializers import TaskSerializer
-from tasks.models import Task, WebhookDelivery
+from tasks.models import Dependency, Task, WebhookDelivery
 
 AttemptError = inline_serializer("AttemptError", {
     "attempt": serializers.IntegerField(),
@@ -20,6 +20,30 @@ Timings = inline_serializer("Timings", {
     "ran_seconds": serializers.FloatField(allow_null=True, help_text="From the latest start to completion."),
     "total_seconds": serializers.FloatField(allow_null=True, help_text="From creation to completion."),
 })
+
+Relative = inline_serializer("WorkflowRelative", {
+    "task_id": serializers.UUIDField(),
+    "node": serializers.CharField(help_text="Its name in the workflow."),
+    "type": serializers.CharField(),
+    "status": serializers.CharField(),
+    "ignore_failed": serializers.BooleanField(
+        help_text="The edge's option: a failed or cancelled dependency does not cancel the dependent."),
+}, many=True)
+
+# The other task's columns a dependency or dependent shows.
+RELATIVE_FIELDS = ("id", "node", "type", "status")
+
+
+def relatives(task: Task, side: str) -> list[dict]:
+    """The tasks `task` waits for (side "depends_on") or that wait for it (side "task"),
+    by creation order; no query for a task outside workflows."""
+    if task.workflow_id is None:
+        return []
+    edges = Dependency.objects.filter(**({"task": task} if side == "depends_on" else {"depends_on": task}))
+    columns = (f"{side}__{f}" for f in RELATIVE_FIELDS)
+    rows = edges.select_related(side).only("ignore_failed", *columns).order_by(f"{side}_id")
+    return [{"task_id": str(other.id), "node": other.node, "type": other.type, "status": other.status,
+             "ignore_failed": edge.ignore_failed} for edge in rows for other in [getattr(edge, side)]]
 
 
 class DeliverySerializer(serializers.ModelSerializer):
@@ -37,9 +61,13 @@ class TaskDetailSerializer(TaskSerializer):
     workers = serializers.SerializerMethodField(help_text="Ids of the workers that ran an attempt, in order.")
     timings = serializers.SerializerMethodField()
     deliveries = DeliverySerializer(many=True, read_only=True)
+    dependencies = serializers.SerializerMethodField(
+        help_text="A workflow task's dependencies: the tasks it waits for (empty outside workflows).")
+    dependents = serializers.SerializerMethodField(help_text="The workflow's tasks that wait for this one.")
 
     class Meta(TaskSerializer.Meta):
-        fields = [*TaskSerializer.Meta.fields, "errors", "workers", "timings", "deliveries"]
+        fields = [*TaskSerializer.Meta.fields, "errors", "workers", "timings", "deliveries", "dependencies",
+                  "dependents"]
         read_only_fields = fields
         list_serializer_class = serializers.ListSerializer
 
@@ -57,6 +85,14 @@ class TaskDetailSerializer(TaskSerializer):
         if task.worker_id:
             seen.append(str(task.worker_id))
         return list(dict.fromkeys(seen))
+
+    @extend_schema_field(Relative)
+    def get_dependencies(self, task: Task) -> list[dict]:
+        return relatives(task, "depends_on")
+
+    @extend_schema_field(Relative)
+    def get_dependents(self, task: Task) -> list[dict]:
+        return relatives(task, "task")
 
     @extend_schema_field(Timings)
     def get_timings(self, task: Task) -> dict:

@@ -31,7 +31,7 @@ class TaskSerializer(serializers.ModelSerializer):
         fields = [
             "id", "type", "payload", "status", "priority", "queue", "max_retries", "retry_count",
             "attempt", "scheduled_for", "timeout", "webhook", "metadata", "result", "error", "progress",
-            "progress_message", "worker_id", "created_at", "updated_at", "started_at", "completed_at",
+            "progress_message", "worker_id", "workflow_id", "node", "batch_id", "created_at", "updated_at", "started_at", "completed_at",
         ]
         read_only_fields = fields
         list_serializer_class = TaskListSerializer

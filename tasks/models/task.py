@@ -210,6 +210,9 @@ class Task(models.Model):
             "result": self.result, "error": self.last_error,
             "progress": self.progress, "progress_message": self.progress_message,
             "worker_id": None if self.worker_id is None else str(self.worker_id),
+            # Workflows and batches (docs/workflows.md): null and "" for a task outside them.
+            "workflow_id": None if self.workflow_id is None else str(self.workflow_id), "node": self.node,
+            "batch_id": None if self.batch_id is None else str(self.batch_id),
             "created_at": _iso(self.created_at, zone), "updated_at": _iso(self.updated_at, zone),
             "started_at": _iso(self.started_at, zone), "completed_at": _iso(self.completed_at, zone),
         }
