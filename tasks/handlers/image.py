@@ -20,13 +20,14 @@ Every refusal is a ValueError with a sentence, recorded as the task's error.
 
 import io
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-from PIL import Image, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING, Any
 
 from tasks import conf
 from tasks.handlers.registry import register
 from tasks.webhooks import http
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
 EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
@@ -58,6 +59,10 @@ def validate_image_payload(payload: Any) -> None:
 
 @register("image", validate=validate_image_payload)
 def make_thumbnail(payload: dict) -> dict:
+    # Pillow is imported where it is used: the web processes load every handler (to
+    # validate payloads) and never decode an image; importing it there cost 7 MB each.
+    from PIL import ImageOps
+
     data, name = _read_source(payload["source"])
     image = _open(data)
     kind = str(payload.get("format") or image.format).upper()
@@ -101,8 +106,10 @@ def _read_source(source: str) -> tuple[bytes, str]:
     return path.read_bytes(), path.name
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes) -> "Image.Image":
     """Decode `data` if it is an image of an allowed format and size."""
+    from PIL import Image, UnidentifiedImageError
+
     limit = conf.get("IMAGE_MAX_PIXELS")
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)  # reads the header only
