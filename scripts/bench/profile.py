@@ -1,7 +1,7 @@
 """py-spy profiles: a worker while it drains (where the supervisor's time goes),
 a web process while it serves.
 
-Optional: used when py-spy is installed (`.venv/bin/pip install py-spy`). The
+Used when py-spy is installed (it is in requirements.txt). The
 samples are folded by function: own time (the function itself) and total time
 (the function and what it calls), each as a share of the samples.
 """
