@@ -48,6 +48,7 @@ def test_weighted_order_puts_each_queue_first_in_proportion_to_its_weight():
     ([[30.0, 9], [95.0, 4]], 100.0, ([[95.0, 4]], 6, None)),      # the old claim left the window
     ([[50.0, 6], [95.0, 4]], 100.0, ([[50.0, 6], [95.0, 4]], 0, 110.0)),  # full: opens when 50.0 leaves
     ([[40.0, 6]], 100.0, ([], 10, None)),                         # exactly one period ago: out
+    ([[95.0, 4, 94.5]], 100.0, ([[95.0, 4, 94.5]], 6, None)),     # a joined entry counts the same
 ])
 def test_rate_window(log, now, expected):
     assert rate_window(log, now, rate=10, period=60.0) == expected
@@ -56,7 +57,9 @@ def test_rate_window(log, now, expected):
 @pytest.mark.parametrize("log, now, expected", [
     ([], 100.0, [[100.0, 3]]),                        # the first claim
     ([[50.0, 2]], 100.0, [[50.0, 2], [100.0, 3]]),    # far apart: its own entry
-    ([[99.7, 2]], 100.0, [[100.0, 5]]),               # within period/100: joins it, at the later time
+    ([[99.7, 2]], 100.0, [[100.0, 5, 99.7]]),         # within period/100: joins it, at the later time
+    ([[100.0, 5, 99.7]], 100.2, [[100.2, 8, 99.7]]),  # still within period/100 of the entry's first claim
+    ([[100.2, 8, 99.7]], 100.4, [[100.2, 8, 99.7], [100.4, 3]]),  # not chained on: its own entry
 ])
 def test_recorded(log, now, expected):
     assert recorded(log, now, 3, period=60.0) == expected

@@ -25,7 +25,7 @@ def state(name: str, row: Queue | None, counts: dict[str, int], now: datetime) -
     if limits.rate_limit:
         kept, room, _ = rate_window((row.rate_log if row else None) or [], now.timestamp(),
                                     limits.rate_limit, limits.rate_period)
-        rate_used, full = sum(count for _, count in kept), room <= 0
+        rate_used, full = sum(entry[1] for entry in kept), room <= 0
     at_limit = full or bool(limits.max_running and running >= limits.max_running)
     return {
         "max_running": limits.max_running,
