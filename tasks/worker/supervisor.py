@@ -250,6 +250,10 @@ class Supervisor:
             self.maybe_more = False
             self.claimer.submit(Request([], [], claim, promote_first=self.burst and self.last_claim_empty))
 
+    def _claim_due(self) -> bool:
+        """Whether _submit would send a claim now."""
+        return not self.db.waiting and not self.claimer.busy and self._claim_size() > 0
+
     def _claim_size(self) -> int:
         if self.stopping or self.state == WorkerState.PAUSED or not self.maybe_more:
             return 0
@@ -308,6 +312,11 @@ class Supervisor:
     # --- waiting for something to happen ---------------------------------------
 
     def _wait_time(self) -> float:
+        if self._claim_due():
+            # A poll or a rate-limited queue's reopening (at the top of the tick) asks for
+            # a claim, which _submit sends after this wait: waiting first delayed it by up
+            # to a poll interval (a minute at 50 per 5 s started 9.17/s, not 10).
+            return 0.0
         now = time.monotonic()
         deadlines = [self.next_poll, self.next_heartbeat, self.rate_wake]
         deadlines += [slot.deadline for slot in self.slots if slot.busy]
