@@ -1,4 +1,4 @@
-"""Who may do what in the dashboard and the admin (the scopes of tasks/access.py),
+"""Who may do what in the dashboard and the admin (the scopes of tasks/access/),
 bulk actions on selected rows, and the audit log every action writes."""
 
 import pytest

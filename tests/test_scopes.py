@@ -1,4 +1,4 @@
-"""The four scopes (tasks/access.py) as users and groups hold them: one table."""
+"""The four scopes (tasks/access/) as users and groups hold them: one table."""
 
 import pytest
 from django.contrib.auth.models import Group, Permission

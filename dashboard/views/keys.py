@@ -7,7 +7,8 @@ from django.views.decorators.http import require_POST
 from dashboard.access import require
 from dashboard.actions import perform
 from dashboard.rendering import render_live
-from tasks import conf, keys
+from tasks import conf
+from tasks.access import keys
 
 
 @require("keys")

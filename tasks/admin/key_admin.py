@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import TokenProxy
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from tasks import keys
+from tasks.access import keys
 from tasks.access import Scope, scopes_of
 from tasks.models import ApiKey, Source, audit
 

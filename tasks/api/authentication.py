@@ -44,7 +44,7 @@ from rest_framework.throttling import BaseThrottle
 from tasks import conf
 from tasks.access import Scope, scopes_of
 from tasks.api import throttling
-from tasks.keys import LEGACY_PLAIN_SCOPES
+from tasks.access.keys import LEGACY_PLAIN_SCOPES
 from tasks.models import ApiKey
 
 KEYWORDS = {b"token", b"api-key", b"bearer"}

@@ -1,4 +1,4 @@
-"""Who may do what on the API: the scopes of tasks/access.py, the same that the
+"""Who may do what on the API: the scopes of tasks/access/, the same that the
 dashboard and the admin ask.
 
 A request's scopes are its API key's (request.auth), or, for a browser

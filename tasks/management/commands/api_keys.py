@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tasks import keys
+from tasks.access import keys
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django.db import connection
 from django.utils import timezone
 
 from queueproject import serving
-from tasks import keys
+from tasks.access import keys
 from tasks.access import Scope
 
 

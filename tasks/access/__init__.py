@@ -1,4 +1,5 @@
-"""Who may do what: four scopes that every door (REST API, dashboard, admin) shares.
+"""Who may do what: four scopes that every door (REST API, dashboard, admin) shares,
+and the API keys that carry them (keys.py: issuing, listing, revoking).
 
 - read: see tasks, statistics, workers, queues and events;
 - enqueue: create tasks;
