@@ -56,51 +56,78 @@ class HttpProducer(threading.Thread):
                 self.stopped.wait(0.03)
 
 
+class OutageLoad:
+    """What an outage scenario (a restart, a failover) meets: three workers, the Python
+    producer and an HTTP client through the web server, all on `url`."""
+
+    def __init__(self, url: str, fleet, tasks: int, pause: float) -> None:
+        self.url, self.fleet = url, fleet
+        token = fleet.manage("create_api_token", "faults").strip()
+        self.workers = [fleet.worker("--concurrency", "2") for _ in range(3)]
+        base = f"http://127.0.0.1:{free_port()}"
+        self.web = fleet.web(int(base.rsplit(":", 1)[1]))
+        wait_until(lambda: requests.get(f"{base}/api/health", timeout=5).ok, 60)
+        fleet.producer("--count", str(tasks), "--batch", "50", "--pause", str(pause),
+                       "--rollback-every", "5", "--payload", '{"sleep": 0.01}')
+        self.http = HttpProducer(base, token, fleet.folder / "produced-http.log")
+        self.http.start()
+
+    def first_201_after(self, moment: float) -> float | None:
+        """Seconds from `moment` to the API's first task created after it."""
+        return next((t - moment for t in self.http.created_at if t > moment), None)
+
+    def finish(self, lab: Lab):
+        """Stop the HTTP client, drain, audit: (the audit, the processes that died)."""
+        self.http.stopped.set()
+        self.http.join(15)
+        drain(self.url, self.fleet, 300)
+        result = lab.audit(self.url, self.fleet)
+        dead = [w.name for w in self.workers if not w.alive()] + ([] if self.web.alive() else ["web"])
+        return result, dead
+
+    def problems(self, result) -> list[str]:
+        """What every outage scenario must show: the producers met it, and the API never
+        answered otherwise than 201 or 503 in the error shape."""
+        problems = []
+        if not (result.refused or result.in_doubt) or not self.http.codes.get(503):
+            problems.append("the producers did not meet the outage: the scenario proved nothing")
+        if self.http.codes.get(500) or self.http.bad_bodies:
+            problems.append(f"the API answered other than 201/503 in the error shape: {self.http.bad_bodies[:3]}")
+        return problems
+
+    def http_answers(self) -> str:
+        return ", ".join(f"{code}: {n}" for code, n in sorted(self.http.codes.items(), key=str))
+
+
 def restart_postgres(lab: Lab) -> Result:
     """2. Restart PostgreSQL (a crash: immediate stop), then drop every backend,
     in the middle of a drain with a producer and the web server under load."""
     name, tasks, down = "s2_restart", (1500 if lab.short else 6000), (4 if lab.short else 10)
     url, fleet = lab.scenario(name)
-    token = fleet.manage("create_api_token", "faults").strip()
-    workers = [fleet.worker("--concurrency", "2") for _ in range(3)]
-    base = f"http://127.0.0.1:{free_port()}"
-    web = fleet.web(int(base.rsplit(":", 1)[1]))
-    wait_until(lambda: requests.get(f"{base}/api/health", timeout=5).ok, 60)
     # Paced to outlast the outage, so that some enqueues meet it.
-    fleet.producer("--count", str(tasks), "--batch", "50", "--pause", "0.3" if lab.short else "0.15",
-                   "--rollback-every", "5", "--payload", '{"sleep": 0.01}')
-    http = HttpProducer(base, token, fleet.folder / "produced-http.log")
-    http.start()
+    load = OutageLoad(url, fleet, tasks, pause=0.3 if lab.short else 0.15)
     time.sleep(3)
     lab.cluster.stop("immediate")
     time.sleep(down)
     lab.cluster.start()
     back = time.time()
-    wait_until(lambda: _completed_since(url, back), 120)
-    first_task_after_restart = _completed_since(url, back) - back
-    first_201 = next((t - back for t in http.created_at if t > back), None)
+    wait_until(lambda: completed_since(url, back), 120)
+    first_task_after_restart = completed_since(url, back) - back
+    first_201 = load.first_201_after(back)
     time.sleep(3)
     terminated = lab.cluster.terminate_backends(name)
     cut = time.time()
-    wait_until(lambda: _completed_since(url, cut), 60)
-    first_task_after_cut = _completed_since(url, cut) - cut
+    wait_until(lambda: completed_since(url, cut), 60)
+    first_task_after_cut = completed_since(url, cut) - cut
     time.sleep(2)
-    http.stopped.set()
-    http.join(15)
-    drain(url, fleet, 300)
-    result = lab.audit(url, fleet)
-    problems = []
-    if not (result.refused or result.in_doubt) or not http.codes.get(503):
-        problems.append("the producers did not meet the outage: the scenario proved nothing")
-    if http.codes.get(500) or http.bad_bodies:
-        problems.append(f"the API answered other than 201/503 in the error shape: {http.bad_bodies[:3]}")
-    dead = [w.name for w in workers if not w.alive()] + ([] if web.alive() else ["web"])
+    result, dead = load.finish(lab)
+    problems = load.problems(result)
     if dead:
         problems.append(f"process(es) exited instead of reconnecting: {dead}")
     fleet.stop_all()
     # Claims that committed while the connection broke before their rows came back
     # (see Worker._recover_lost_claim): rare, since the break must fall in between.
-    recovered = sum(int(n) for w in workers
+    recovered = sum(int(n) for w in load.workers
                     for n in re.findall(r"recovered (\d+) task\(s\) claimed", w.output()))
     return Result(
         2, "PostgreSQL restarted (crash) and every backend terminated, mid-drain", result,
@@ -108,7 +135,7 @@ def restart_postgres(lab: Lab) -> Result:
         recovery=f"first task done {first_task_after_restart:.1f} s after the restart, "
                  f"{first_task_after_cut:.1f} s after the terminations",
         figures={"workers": "3 × concurrency 2, plus a Python producer and an HTTP client through the web server",
-                 "HTTP answers": ", ".join(f"{code}: {n}" for code, n in sorted(http.codes.items(), key=str)),
+                 "HTTP answers": load.http_answers(),
                  "API creating tasks again after the restart": "n/a" if first_201 is None else f"{first_201:.1f} s",
                  "processes that had to be restarted": "none" if not dead else ", ".join(dead),
                  "tasks recovered from claims whose answer was lost": str(recovered)},
@@ -116,7 +143,8 @@ def restart_postgres(lab: Lab) -> Result:
     )
 
 
-def _completed_since(url: str, since: float) -> float | None:
+def completed_since(url: str, since: float) -> float | None:
+    """The time (epoch seconds) of the first task completed after `since`, if any."""
     value = scalar(url, "SELECT extract(epoch FROM min(completed_at)) FROM tasks_task "
                         "WHERE completed_at > to_timestamp(%s)", [since])
     return None if value is None else float(value)

@@ -12,12 +12,9 @@ that window cost (lost enqueues, tasks run again) instead of failing on it.
 
 import time
 
-import requests
-
 from faultkit.cluster import ReplicaPair
-from faultkit.database import HttpProducer, _completed_since
-from faultkit.lab import Lab, Result, completed, drain, scalar, wait_until
-from tests.support.processes import free_port
+from faultkit.database import OutageLoad, completed_since
+from faultkit.lab import Lab, Result, completed, scalar, wait_until
 
 
 def failover_sync(lab: Lab) -> Result:
@@ -41,15 +38,7 @@ def _failover(lab: Lab, number: int, synchronous: bool) -> Result:
         url = pair.url(name, connect_timeout="2")
         fleet = lab.fleet(url, name)
         fleet.manage("migrate", "--verbosity", "0")
-        token = fleet.manage("create_api_token", "faults").strip()
-        workers = [fleet.worker("--concurrency", "2") for _ in range(3)]
-        base = f"http://127.0.0.1:{free_port()}"
-        web = fleet.web(int(base.rsplit(":", 1)[1]))
-        wait_until(lambda: requests.get(f"{base}/api/health", timeout=5).ok, 60)
-        fleet.producer("--count", str(tasks), "--batch", "50", "--pause", "0.25" if lab.short else "0.1",
-                       "--rollback-every", "5", "--payload", '{"sleep": 0.01}')
-        http = HttpProducer(base, token, fleet.folder / "produced-http.log")
-        http.start()
+        load = OutageLoad(url, fleet, tasks, pause=0.25 if lab.short else 0.1)
         wait_until(lambda: completed(url) >= 150, 60)
         # The replication link fails first, then the primary: what the standby
         # missed in between is what each mode of replication may lose.
@@ -62,24 +51,16 @@ def _failover(lab: Lab, number: int, synchronous: bool) -> Result:
         time.sleep(down)
         pair.promote()
         promoted = time.time()
-        wait_until(lambda: _completed_since(url, promoted), 120)
-        first_task = _completed_since(url, promoted)
-        first_201 = next((t - promoted for t in http.created_at if t > promoted), None)
+        wait_until(lambda: completed_since(url, promoted), 120)
+        first_task = completed_since(url, promoted)
+        first_201 = load.first_201_after(promoted)
         time.sleep(2)
-        http.stopped.set()
-        http.join(15)
-        drain(url, fleet, 300)
-        result = lab.audit(url, fleet)
-        dead = [w.name for w in workers if not w.alive()] + ([] if web.alive() else ["web"])
+        result, dead = load.finish(lab)
         fleet.stop_all()
     finally:
         lab.stop_everything()
         pair.destroy()
-    problems = []
-    if not (result.refused or result.in_doubt) or not http.codes.get(503):
-        problems.append("the producers did not meet the outage: the scenario proved nothing")
-    if http.codes.get(500) or http.bad_bodies:
-        problems.append(f"the API answered other than 201/503 in the error shape: {http.bad_bodies[:3]}")
+    problems = load.problems(result)
     if dead:
         problems.append(f"process(es) exited instead of reconnecting to the new primary: {dead}")
     if first_task is None:
@@ -91,7 +72,7 @@ def _failover(lab: Lab, number: int, synchronous: bool) -> Result:
                    "all on the multi-host URL with target_session_attrs=read-write",
         "standby behind the primary at the kill": f"{missed} bytes of WAL it never received "
                                                   f"(the replication link was cut {window:.0f} s before the kill)",
-        "HTTP answers": ", ".join(f"{code}: {n}" for code, n in sorted(http.codes.items(), key=str)),
+        "HTTP answers": load.http_answers(),
         "first task completed after the promotion": "never" if first_task is None
         else f"{first_task - promoted:.1f} s ({first_task - killed:.1f} s after the kill)",
         "API creating tasks again after the promotion": "n/a" if first_201 is None else f"{first_201:.1f} s",
